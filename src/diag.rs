@@ -295,32 +295,17 @@ pub fn render_one(map: &SourceMap, d: &Diagnostic) -> String {
         chars: term::Chars::ascii(),
         ..TermConfig::default()
     };
-    let mut buf = String::new();
-    let mut writer = term::termcolor::NoColor::new(StringWriter(&mut buf));
-    if term::emit(&mut writer, &config, &map.files, &cs).is_err() {
+    match term::emit_into_string(&config, &map.files, &cs) {
+        Ok(text) => text,
         // Rendering can only fail on an out-of-range span: fall back to the bare message.
-        buf.clear();
-        buf.push_str(&format!("{}: {}\n", severity_word(d.severity), d.message));
+        Err(_) => format!("{}: {}\n", severity_word(d.severity), d.message),
     }
-    buf
 }
 
 fn severity_word(s: Severity) -> &'static str {
     match s {
         Severity::Error => "error",
         Severity::Warning => "warning",
-    }
-}
-
-struct StringWriter<'a>(&'a mut String);
-
-impl std::io::Write for StringWriter<'_> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.push_str(&String::from_utf8_lossy(buf));
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
     }
 }
 
@@ -355,6 +340,7 @@ mod tests {
                 .help("did you mean 'bind'?"),
         );
         let text = render(&map, &diags);
+        println!("{text}");
         assert!(text.contains("site.cfg:2:5"), "{text}");
         assert!(text.contains("^^^^^ unknown keyword"), "{text}");
         assert!(text.contains("= help: did you mean 'bind'?"), "{text}");
