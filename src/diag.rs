@@ -106,6 +106,8 @@ impl SourceMap {
 pub enum Severity {
     Error,
     Warning,
+    /// Informational (`.notice` in a config); never affects the verdict.
+    Note,
 }
 
 /// One problem found in a configuration, with everything needed to fix it.
@@ -133,6 +135,11 @@ impl Diagnostic {
     /// A warning: reported, but the configuration stays valid.
     pub fn warning(message: impl Into<String>) -> Self {
         Self::new(Severity::Warning, message)
+    }
+
+    /// A notice: informational only.
+    pub fn notice(message: impl Into<String>) -> Self {
+        Self::new(Severity::Note, message)
     }
 
     fn new(severity: Severity, message: impl Into<String>) -> Self {
@@ -228,7 +235,7 @@ impl Diagnostics {
 
     /// Number of warnings.
     pub fn warning_count(&self) -> usize {
-        self.items.len() - self.error_count()
+        self.items.iter().filter(|d| d.severity == Severity::Warning).count()
     }
 
     /// All diagnostics in order.
@@ -279,6 +286,7 @@ pub fn render_one(map: &SourceMap, d: &Diagnostic) -> String {
     let mut cs = match d.severity {
         Severity::Error => CsDiagnostic::error(),
         Severity::Warning => CsDiagnostic::warning(),
+        Severity::Note => CsDiagnostic::note(),
     }
     .with_message(d.message.clone());
     if let Some(span) = d.span {
@@ -306,6 +314,7 @@ fn severity_word(s: Severity) -> &'static str {
     match s {
         Severity::Error => "error",
         Severity::Warning => "warning",
+        Severity::Note => "note",
     }
 }
 
