@@ -58,11 +58,11 @@ for line in dump:
         cur = line.strip()
         continue
     kw = line.strip()
-    m = re.match(r"bind <addr> (\S+)", kw)
+    m = re.match(r"bind <addr> (?:ssl )?(\S+)", kw)
     if m:
         bind_opts.add(m.group(1))
         continue
-    m = re.match(r"server <name> (\S+)", kw)
+    m = re.match(r"server <name> <addr> (?:ssl )?(\S+)", kw)
     if m:
         server_opts.add(m.group(1))
         continue
@@ -89,7 +89,8 @@ for a in ["allow", "deny", "tarpit", "auth", "redirect", "track-sc0", "track-sc1
 for a in ["allow", "deny", "redirect", "track-sc0", "track-sc1", "track-sc2"]:
     actions.setdefault("http-response", set()).add(a)
 # `server` options hard-coded in srv_parse_* tables that -dK prints with a prefix.
-for o in ["addr", "backup", "check", "cookie", "disabled", "enabled", "id", "init-addr", "port", "resolvers",
+bind_opts.add("ssl")  # the bind keyword itself is hard-coded in the SSL option parser
+for o in ["ssl", "addr", "backup", "check", "cookie", "disabled", "enabled", "id", "init-addr", "port", "resolvers",
           "resolve-net", "resolve-opts", "resolve-prefer", "track", "weight", "maxconn", "maxqueue", "minconn"]:
     server_opts.add(o)
 

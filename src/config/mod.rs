@@ -6,6 +6,14 @@
 //! log-format strings, and `lower` turns the AST into [`crate::ir::Config`],
 //! loading every certificate, CA and CRL on the way.
 
+pub mod ast;
+pub mod cond;
+pub mod crtlist;
+pub mod expr;
+pub mod haproxy26;
+pub mod keywords;
+pub mod lexer;
+pub mod parser;
 pub mod word;
 
 use crate::diag::{Diagnostics, FileId, SourceMap};

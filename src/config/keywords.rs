@@ -1,0 +1,373 @@
+//! The keyword table: what portcullis accepts, where, and with what status.
+//!
+//! Lowering dispatches on these names; anything HAProxy 2.6 knows but this table
+//! does not support is refused by name ("not supported by portcullis"), and a
+//! word nobody knows gets a did-you-mean. `grammar/keywords.md` and
+//! `man/portcullis.cfg.5` list the same table, and a test keeps them true.
+
+use super::haproxy26;
+
+/// Whether portcullis implements a keyword.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// Implemented with HAProxy 2.6's meaning.
+    Supported,
+    /// Not in HAProxy: a portcullis extension (reported by `check --strict-haproxy`).
+    Extension,
+}
+
+/// Where a keyword is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Context {
+    Global,
+    /// A proxy section (`defaults`, `frontend`, `backend`, `listen`).
+    Proxy,
+    /// An option of a `bind` line.
+    Bind,
+    /// An option inside `[ … ]` of a crt-list line.
+    CrtList,
+    /// An option of a `server` / `default-server` line.
+    Server,
+    /// An `http-request` action.
+    HttpRequest,
+    /// An `http-response` action.
+    HttpResponse,
+    /// A `tcp-request connection` action.
+    TcpConnection,
+    /// A `tcp-request content` action.
+    TcpContent,
+    /// A line of a `userlist` section.
+    Userlist,
+}
+
+impl Context {
+    /// How messages and the docs name the context.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Context::Global => "global section",
+            Context::Proxy => "proxy sections",
+            Context::Bind => "bind options",
+            Context::CrtList => "crt-list options",
+            Context::Server => "server options",
+            Context::HttpRequest => "http-request actions",
+            Context::HttpResponse => "http-response actions",
+            Context::TcpConnection => "tcp-request connection actions",
+            Context::TcpContent => "tcp-request content actions",
+            Context::Userlist => "userlist section",
+        }
+    }
+
+    /// Every name HAProxy 2.6 knows in this context.
+    pub fn haproxy_names(self) -> Vec<&'static str> {
+        match self {
+            Context::Global => haproxy26::GLOBAL.to_vec(),
+            Context::Proxy => haproxy26::PROXY.iter().map(|(k, _)| *k).collect(),
+            Context::Bind => haproxy26::BIND_OPTIONS.to_vec(),
+            Context::CrtList => CRT_LIST_HAPROXY.to_vec(),
+            Context::Server => haproxy26::SERVER_OPTIONS.to_vec(),
+            Context::HttpRequest => haproxy26::HTTP_REQUEST_ACTIONS.to_vec(),
+            Context::HttpResponse => haproxy26::HTTP_RESPONSE_ACTIONS.to_vec(),
+            Context::TcpConnection => haproxy26::TCP_REQUEST_CONNECTION_ACTIONS.to_vec(),
+            Context::TcpContent => haproxy26::TCP_REQUEST_CONTENT_ACTIONS.to_vec(),
+            Context::Userlist => vec!["user", "group"],
+        }
+    }
+}
+
+/// Options HAProxy 2.6 accepts inside crt-list brackets.
+pub const CRT_LIST_HAPROXY: &[&str] = &[
+    "allow-0rtt",
+    "alpn",
+    "ca-file",
+    "ca-verify-file",
+    "ciphers",
+    "ciphersuites",
+    "crl-file",
+    "curves",
+    "ecdhe",
+    "no-ca-names",
+    "npn",
+    "verify",
+    "ssl-min-ver",
+    "ssl-max-ver",
+];
+
+/// One row of the table.
+#[derive(Clone, Copy, Debug)]
+pub struct Keyword {
+    pub context: Context,
+    /// The keyword; multi-word keywords are written with single spaces
+    /// (`timeout client`, `option httplog`).
+    pub name: &'static str,
+    pub status: Status,
+    /// One line for the docs: what it does in portcullis.
+    pub summary: &'static str,
+}
+
+const fn s(context: Context, name: &'static str, summary: &'static str) -> Keyword {
+    Keyword {
+        context,
+        name,
+        status: Status::Supported,
+        summary,
+    }
+}
+
+const fn ext(context: Context, name: &'static str, summary: &'static str) -> Keyword {
+    Keyword {
+        context,
+        name,
+        status: Status::Extension,
+        summary,
+    }
+}
+
+use Context::*;
+
+/// Every keyword portcullis accepts.
+pub static TABLE: &[Keyword] = &[
+    // global
+    s(Global, "nbthread", "number of worker threads"),
+    s(Global, "maxconn", "process-wide connection limit"),
+    s(Global, "crt-base", "directory prefixed to relative crt paths"),
+    s(Global, "ca-base", "directory prefixed to relative ca-file, ca-verify-file and crl-file paths (never to @system-ca)"),
+    s(Global, "ssl-default-bind-ciphers", "TLS <= 1.2 cipher list of every bind"),
+    s(Global, "ssl-default-bind-ciphersuites", "TLS 1.3 suites of every bind"),
+    s(Global, "ssl-default-bind-curves", "key-exchange groups of every bind"),
+    s(Global, "ssl-default-bind-options", "default TLS options of every bind (ssl-min-ver, no-tls-tickets, ...)"),
+    s(Global, "ssl-default-server-ciphers", "TLS <= 1.2 cipher list towards servers"),
+    s(Global, "ssl-default-server-ciphersuites", "TLS 1.3 suites towards servers"),
+    s(Global, "ssl-default-server-options", "default TLS options of every server"),
+    s(Global, "ssl-server-verify", "default verify of servers: required or none"),
+    s(Global, "log", "global log targets (stdout, stderr, /dev/log, udp syslog)"),
+    s(Global, "pidfile", "file receiving the process id"),
+    s(Global, "hard-stop-after", "upper bound on a soft stop"),
+    // proxies
+    s(Proxy, "mode", "http or tcp"),
+    s(Proxy, "bind", "listening address with its TLS settings"),
+    s(Proxy, "server", "a backend server"),
+    s(Proxy, "default-server", "settings inherited by the following servers"),
+    s(Proxy, "default_backend", "backend used when no use_backend rule matches"),
+    s(Proxy, "use_backend", "conditional backend switching"),
+    s(Proxy, "acl", "named ACL declaration"),
+    s(Proxy, "http-request", "HTTP request rules"),
+    s(Proxy, "http-response", "HTTP response rules"),
+    s(Proxy, "tcp-request connection", "rules run when a connection is accepted"),
+    s(Proxy, "tcp-request content", "rules run on the first bytes / after the TLS handshake"),
+    s(Proxy, "tcp-request inspect-delay", "how long content rules may wait for data"),
+    s(Proxy, "balance", "load-balancing algorithm: roundrobin static-rr leastconn first source uri hdr()"),
+    s(Proxy, "timeout client", "client inactivity timeout"),
+    s(Proxy, "timeout server", "server inactivity timeout"),
+    s(Proxy, "timeout connect", "server connection timeout"),
+    s(Proxy, "timeout http-request", "time allowed for complete request headers"),
+    s(Proxy, "timeout http-keep-alive", "idle time between two requests"),
+    s(Proxy, "timeout queue", "time a request may wait for a server slot"),
+    s(Proxy, "timeout tunnel", "inactivity timeout of tunnels (WebSocket, CONNECT)"),
+    s(Proxy, "timeout client-fin", "inactivity timeout on half-closed client connections"),
+    s(Proxy, "timeout server-fin", "inactivity timeout on half-closed server connections"),
+    s(Proxy, "timeout check", "health-check read timeout"),
+    s(Proxy, "timeout tarpit", "how long tarpitted requests are held"),
+    s(Proxy, "option httplog", "HTTP access-log format"),
+    s(Proxy, "option tcplog", "TCP access-log format"),
+    s(Proxy, "option forwardfor", "add X-Forwarded-For"),
+    s(Proxy, "option http-server-close", "close server connections after each response"),
+    s(Proxy, "option httpchk", "HTTP health checks"),
+    s(Proxy, "option redispatch", "retry on another server"),
+    s(Proxy, "option dontlognull", "do not log connections that sent nothing"),
+    s(Proxy, "http-check send", "request of HTTP health checks"),
+    s(Proxy, "http-check expect", "expected answer of HTTP health checks"),
+    s(Proxy, "retries", "connection retries to servers"),
+    s(Proxy, "maxconn", "frontend connection limit"),
+    s(Proxy, "log", "proxy log targets or 'log global'"),
+    s(Proxy, "log-format", "custom access-log format"),
+    s(Proxy, "stats enable", "enable the stats page"),
+    s(Proxy, "stats uri", "URI prefix of the stats page"),
+    s(Proxy, "stats realm", "HTTP auth realm of the stats page"),
+    s(Proxy, "stats auth", "user:password allowed on the stats page"),
+    s(Proxy, "stats admin", "condition enabling admin actions on the stats page"),
+    s(Proxy, "stats refresh", "stats page auto-refresh interval"),
+    s(Proxy, "errorfile", "raw HTTP response replacing a built-in error"),
+    s(Proxy, "monitor-uri", "URI answered 200 by the proxy itself"),
+    // bind options
+    s(Bind, "ssl", "terminate TLS on this listener"),
+    s(Bind, "crt", "certificate+key file or directory (key may be in <file>.key)"),
+    s(Bind, "crt-list", "file of certificates with per-SNI options and filters"),
+    s(Bind, "ca-file", "CAs that verify client certificates, advertised as acceptable names"),
+    s(Bind, "ca-verify-file", "CAs that verify client certificates, not advertised"),
+    s(Bind, "ca-ignore-err", "verify errors ignored on CA certificates (all or ids)"),
+    s(Bind, "crt-ignore-err", "verify errors ignored on the client certificate (all or ids)"),
+    s(Bind, "crl-file", "CRLs, one per CA level"),
+    s(Bind, "verify", "client certificates: none, optional or required"),
+    s(Bind, "no-ca-names", "do not advertise acceptable CA names"),
+    s(Bind, "alpn", "ALPN protocols offered (h2,http/1.1)"),
+    s(Bind, "ssl-min-ver", "lowest TLS version (TLSv1.2 or TLSv1.3 are possible)"),
+    s(Bind, "ssl-max-ver", "highest TLS version"),
+    s(Bind, "ciphers", "TLS <= 1.2 cipher list (OpenSSL syntax)"),
+    s(Bind, "ciphersuites", "TLS 1.3 suites"),
+    s(Bind, "curves", "key-exchange groups (X25519:P-256:P-384)"),
+    s(Bind, "ecdhe", "single key-exchange group"),
+    s(Bind, "strict-sni", "refuse handshakes whose SNI matches no certificate"),
+    s(Bind, "no-tls-tickets", "disable stateless session tickets"),
+    s(Bind, "prefer-client-ciphers", "use the client's cipher preference"),
+    s(Bind, "no-sslv3", "SSLv3 is never offered anyway"),
+    s(Bind, "no-tlsv10", "TLS 1.0 is never offered anyway"),
+    s(Bind, "no-tlsv11", "TLS 1.1 is never offered anyway"),
+    s(Bind, "no-tlsv12", "disable TLS 1.2"),
+    s(Bind, "no-tlsv13", "disable TLS 1.3"),
+    s(Bind, "force-tlsv12", "only TLS 1.2"),
+    s(Bind, "force-tlsv13", "only TLS 1.3"),
+    s(Bind, "accept-proxy", "expect a PROXY protocol header"),
+    s(Bind, "name", "listener name"),
+    s(Bind, "maxconn", "listener connection limit"),
+    ext(Bind, "verify-depth", "maximum number of intermediate CAs in a client chain (APISIX client.depth)"),
+    // crt-list options
+    s(CrtList, "verify", "per-SNI client verification"),
+    s(CrtList, "ca-file", "per-SNI client CAs (advertised)"),
+    s(CrtList, "ca-verify-file", "per-SNI client CAs (not advertised)"),
+    s(CrtList, "crl-file", "per-SNI CRLs"),
+    s(CrtList, "alpn", "per-SNI ALPN"),
+    s(CrtList, "ssl-min-ver", "per-SNI lowest TLS version"),
+    s(CrtList, "ssl-max-ver", "per-SNI highest TLS version"),
+    s(CrtList, "ciphers", "per-SNI TLS <= 1.2 ciphers"),
+    s(CrtList, "ciphersuites", "per-SNI TLS 1.3 suites"),
+    s(CrtList, "curves", "per-SNI key-exchange groups"),
+    s(CrtList, "ecdhe", "per-SNI single key-exchange group"),
+    s(CrtList, "no-ca-names", "per-SNI: do not advertise CA names"),
+    ext(CrtList, "verify-depth", "per-SNI maximum number of intermediate CAs"),
+    // server options
+    s(Server, "ssl", "TLS to the server"),
+    s(Server, "no-ssl", "undo an inherited ssl"),
+    s(Server, "verify", "server certificate verification: none or required"),
+    s(Server, "ca-file", "CAs trusted for the server certificate, or @system-ca"),
+    s(Server, "crl-file", "CRLs for the server certificate"),
+    s(Server, "crt", "client certificate presented to the server"),
+    s(Server, "sni", "SNI sent, as a sample expression (str(name), req.hdr(host))"),
+    s(Server, "verifyhost", "name checked when no SNI is sent"),
+    s(Server, "no-verifyhost", "undo an inherited verifyhost"),
+    s(Server, "alpn", "ALPN offered to the server"),
+    s(Server, "check", "enable health checks"),
+    s(Server, "no-check", "undo an inherited check"),
+    s(Server, "check-ssl", "health checks over TLS"),
+    s(Server, "no-check-ssl", "undo an inherited check-ssl"),
+    s(Server, "check-sni", "SNI of TLS health checks"),
+    s(Server, "inter", "interval between checks"),
+    s(Server, "fastinter", "interval while a server changes state"),
+    s(Server, "downinter", "interval while a server is down"),
+    s(Server, "rise", "successful checks to mark a server up"),
+    s(Server, "fall", "failed checks to mark a server down"),
+    s(Server, "weight", "load-balancing weight (0..256)"),
+    s(Server, "backup", "only used when all normal servers are down"),
+    s(Server, "no-backup", "undo an inherited backup"),
+    s(Server, "maxconn", "concurrent requests per server"),
+    s(Server, "disabled", "start in maintenance"),
+    s(Server, "enabled", "undo an inherited disabled"),
+    s(Server, "send-proxy", "send a PROXY protocol v1 header"),
+    s(Server, "no-send-proxy", "undo an inherited send-proxy"),
+    s(Server, "no-ssl-reuse", "no TLS session resumption to the server"),
+    s(Server, "ssl-reuse", "undo an inherited no-ssl-reuse"),
+    s(Server, "ssl-min-ver", "lowest TLS version to the server"),
+    s(Server, "ssl-max-ver", "highest TLS version to the server"),
+    s(Server, "ciphers", "TLS <= 1.2 ciphers to the server"),
+    s(Server, "ciphersuites", "TLS 1.3 suites to the server"),
+    s(Server, "no-tls-tickets", "no session tickets to the server"),
+    s(Server, "port", "health-check port"),
+    s(Server, "addr", "health-check address"),
+    // http-request actions
+    s(HttpRequest, "allow", "stop evaluating rules and let the request through"),
+    s(HttpRequest, "set-header", "replace a header (use it for identity headers)"),
+    s(HttpRequest, "add-header", "append a header"),
+    s(HttpRequest, "del-header", "remove a header"),
+    s(HttpRequest, "replace-header", "regex-rewrite a whole header"),
+    s(HttpRequest, "replace-value", "regex-rewrite each comma-separated value"),
+    s(HttpRequest, "set-path", "rewrite the path"),
+    s(HttpRequest, "set-query", "rewrite the query string"),
+    s(HttpRequest, "set-var", "set a variable"),
+    s(HttpRequest, "unset-var", "unset a variable"),
+    s(HttpRequest, "deny", "answer an error (403 by default)"),
+    s(HttpRequest, "return", "answer from the proxy itself"),
+    s(HttpRequest, "redirect", "answer a redirect"),
+    s(HttpRequest, "auth", "answer 401 with a Basic challenge"),
+    // http-response actions
+    s(HttpResponse, "allow", "stop evaluating response rules"),
+    s(HttpResponse, "set-header", "replace a response header"),
+    s(HttpResponse, "add-header", "append a response header"),
+    s(HttpResponse, "del-header", "remove a response header"),
+    s(HttpResponse, "replace-header", "regex-rewrite a response header"),
+    s(HttpResponse, "replace-value", "regex-rewrite response header values"),
+    s(HttpResponse, "set-var", "set a variable"),
+    s(HttpResponse, "unset-var", "unset a variable"),
+    s(HttpResponse, "deny", "replace the response with an error (502 by default)"),
+    // tcp-request actions
+    s(TcpConnection, "accept", "accept the connection"),
+    s(TcpConnection, "reject", "close the connection"),
+    s(TcpConnection, "expect-proxy", "expect a PROXY protocol header (layer4)"),
+    s(TcpContent, "accept", "accept the connection"),
+    s(TcpContent, "reject", "close the connection"),
+    s(TcpContent, "set-var", "set a variable"),
+    s(TcpContent, "unset-var", "unset a variable"),
+    // userlist
+    s(Userlist, "user", "a user with its password and groups"),
+    s(Userlist, "group", "a group with its users"),
+];
+
+/// The table row for a keyword in a context.
+pub fn lookup(context: Context, name: &str) -> Option<&'static Keyword> {
+    TABLE.iter().find(|k| k.context == context && k.name == name)
+}
+
+/// Names accepted in a context (for did-you-mean hints).
+pub fn names(context: Context) -> impl Iterator<Item = &'static str> {
+    TABLE.iter().filter(move |k| k.context == context).map(|k| k.name)
+}
+
+/// True when HAProxy 2.6 knows this keyword in this context, so an unsupported
+/// use is "not supported" rather than "unknown".
+pub fn known_to_haproxy(context: Context, name: &str) -> bool {
+    let names = context.haproxy_names();
+    // HAProxy derives `no-<kw>` (and `<kw>` from `no-<kw>`) for server options.
+    let server_variant = context == Context::Server
+        && match name.strip_prefix("no-") {
+            Some(base) => names.contains(&base),
+            None => names.iter().any(|n| n.strip_prefix("no-") == Some(name)),
+        };
+    server_variant
+        || names.contains(&name)
+        || (context == Context::Proxy
+            && names
+                .iter()
+                .any(|k| k.split(' ').next() == Some(name)))
+}
+
+/// Proxy section capabilities from HAProxy's keyword matrix: may `name` appear in
+/// (defaults, frontend, listen, backend)? `None` if the matrix does not list it.
+pub fn proxy_sections(name: &str) -> Option<[bool; 4]> {
+    haproxy26::PROXY
+        .iter()
+        .find(|(k, _)| *k == name)
+        .map(|(_, caps)| *caps)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn supported_haproxy_keywords_exist_in_haproxy() {
+        for k in TABLE.iter().filter(|k| k.status == Status::Supported) {
+            let first = k.name.split(' ').next().unwrap_or(k.name);
+            assert!(
+                known_to_haproxy(k.context, k.name) || known_to_haproxy(k.context, first),
+                "{:?} {} is marked supported but HAProxy 2.6 does not know it",
+                k.context,
+                k.name
+            );
+        }
+    }
+
+    #[test]
+    fn extensions_are_not_haproxy_keywords() {
+        for k in TABLE.iter().filter(|k| k.status == Status::Extension) {
+            assert!(!known_to_haproxy(k.context, k.name), "{}", k.name);
+        }
+    }
+}
