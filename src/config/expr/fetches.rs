@@ -1,0 +1,613 @@
+//! The sample fetch table: every fetch portcullis supports, its arguments,
+//! what it needs (and so where it is available), and the ACL keywords derived
+//! from fetches (`path_beg` = `path -m beg`).
+//!
+//! Availability per stage follows HAProxy 2.6's `SMP_USE_*` classes as dumped by
+//! `haproxy -dKall` (e.g. `path` is usable from `tcp-request content` to server
+//! selection but not in `http-response` nor in logs).
+
+use super::Stage;
+use crate::ir::expr::{
+    CertField, CertOf, DnFormat, DnSelect, Fetch, HttpDir, HttpMethod, StrMatch, VarName,
+};
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+/// Types of fetch / converter arguments (HAProxy `ARGT_*` names in messages).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ArgKind {
+    Str,
+    Int,
+    Userlist,
+    Ipv4,
+    Ipv6,
+}
+
+impl ArgKind {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            ArgKind::Str => "string",
+            ArgKind::Int => "integer",
+            ArgKind::Userlist => "user list",
+            ArgKind::Ipv4 => "IPv4 address",
+            ArgKind::Ipv6 => "IPv6 address",
+        }
+    }
+}
+
+/// A typed argument value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum ArgVal {
+    Str(String),
+    Int(i64),
+    Ipv4(Ipv4Addr),
+    Ipv6(Ipv6Addr),
+}
+
+/// What a fetch reads, which decides where it is available (HAProxy's
+/// `SMP_USE_*`) and whether it needs HTTP.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Class {
+    /// Constants, variables: everywhere.
+    Const,
+    /// Client addresses: everywhere.
+    L4Client,
+    /// Client TLS connection: from `tcp-request session` on.
+    L5Client,
+    /// Raw request buffer (`req.ssl_sni`).
+    L6Request,
+    /// HTTP request headers (`path`, `req.hdr`…): request side only.
+    HttpReqHeaders,
+    /// HTTP request line (`method`): also later stages and logs.
+    HttpRequest,
+    /// `req.proto_http`: like `HttpRequest`, and meaningful in `mode tcp`.
+    ProtoHttp,
+    /// `hdr`: request or response headers, not logs.
+    HttpAnyHeaders,
+    /// HTTP response headers.
+    HttpResHeaders,
+    /// HTTP response status: response side and logs.
+    HttpResponse,
+}
+
+impl Class {
+    /// Whether a fetch of this class can be evaluated at `stage`.
+    pub(crate) fn available_at(self, stage: Stage) -> bool {
+        use Stage::*;
+        let req_side = matches!(stage, TcpContent | HttpRequest | ServerSni | Acl);
+        let res_side = matches!(stage, HttpResponse | TcpResponse | Acl);
+        match self {
+            Class::Const | Class::L4Client => true,
+            Class::L5Client => stage != TcpConnection,
+            Class::L6Request | Class::HttpReqHeaders => req_side,
+            Class::HttpRequest | Class::ProtoHttp => req_side || res_side || stage == Log,
+            Class::HttpAnyHeaders => req_side || res_side,
+            Class::HttpResHeaders => res_side,
+            Class::HttpResponse => res_side || stage == Log,
+        }
+    }
+
+    /// What the fetch needs, in HAProxy's words (`sample_src_names`).
+    pub(crate) fn needs(self) -> &'static str {
+        match self {
+            Class::Const => "constant",
+            Class::L4Client => "client address",
+            Class::L5Client => "client-side connection",
+            Class::L6Request => "request buffer",
+            Class::HttpReqHeaders => "HTTP request headers",
+            Class::HttpRequest | Class::ProtoHttp => "HTTP request",
+            Class::HttpAnyHeaders => "HTTP request headers,HTTP response headers",
+            Class::HttpResHeaders => "HTTP response headers",
+            Class::HttpResponse => "HTTP response",
+        }
+    }
+
+    /// True when the fetch needs HTTP parsing, which portcullis only does in
+    /// `mode http` proxies.
+    pub(crate) fn needs_http_mode(self) -> bool {
+        matches!(
+            self,
+            Class::HttpReqHeaders
+                | Class::HttpRequest
+                | Class::HttpAnyHeaders
+                | Class::HttpResHeaders
+                | Class::HttpResponse
+        )
+    }
+}
+
+/// The class of a built fetch.
+pub(crate) fn class_of(fetch: &Fetch) -> Class {
+    match fetch {
+        Fetch::AlwaysTrue
+        | Fetch::AlwaysFalse
+        | Fetch::ConstStr(_)
+        | Fetch::ConstInt(_)
+        | Fetch::ConstBool(_)
+        | Fetch::ConstBin(_)
+        | Fetch::ConstIpv4(_)
+        | Fetch::ConstIpv6(_)
+        | Fetch::ConstMeth(_)
+        | Fetch::Var { .. } => Class::Const,
+        Fetch::Src | Fetch::Dst | Fetch::SrcPort | Fetch::DstPort => Class::L4Client,
+        Fetch::SslFc
+        | Fetch::SslFcSni
+        | Fetch::SslFcHasSni
+        | Fetch::SslFcHasCrt
+        | Fetch::SslFcProtocol
+        | Fetch::SslFcCipher
+        | Fetch::SslFcAlpn
+        | Fetch::SslFcIsResumed
+        | Fetch::SslFcErr
+        | Fetch::SslCUsed
+        | Fetch::SslCVerify
+        | Fetch::SslCErr
+        | Fetch::SslCCaErr
+        | Fetch::SslCCaErrDepth
+        | Fetch::SslCChainDer
+        | Fetch::Cert { .. } => Class::L5Client,
+        Fetch::ReqSslSni => Class::L6Request,
+        Fetch::Path
+        | Fetch::Url
+        | Fetch::Query
+        | Fetch::Base
+        | Fetch::ReqVer
+        | Fetch::HttpAuth { .. }
+        | Fetch::HttpAuthGroup { .. } => Class::HttpReqHeaders,
+        Fetch::Method => Class::HttpRequest,
+        Fetch::ReqProtoHttp => Class::ProtoHttp,
+        Fetch::ResVer => Class::HttpResHeaders,
+        Fetch::Status => Class::HttpResponse,
+        Fetch::Hdr { dir, .. }
+        | Fetch::HdrCnt { dir, .. }
+        | Fetch::HdrVal { dir, .. }
+        | Fetch::HdrIp { dir, .. } => match dir {
+            HttpDir::Request => Class::HttpReqHeaders,
+            HttpDir::Response => Class::HttpResHeaders,
+        },
+    }
+}
+
+/// The class of a fetch keyword as HAProxy declares it (`hdr` works on both
+/// sides), for availability checks before the direction is resolved.
+pub(crate) fn class_of_keyword(name: &str, fetch: &Fetch) -> Class {
+    if name == "hdr" {
+        Class::HttpAnyHeaders
+    } else {
+        class_of(fetch)
+    }
+}
+
+/// Argument list of a supported fetch.
+pub(crate) struct FetchSpec {
+    pub name: &'static str,
+    pub args: &'static [ArgKind],
+    /// Mandatory leading arguments.
+    pub min: usize,
+}
+
+const NONE: &[ArgKind] = &[];
+const DN: &[ArgKind] = &[ArgKind::Str, ArgKind::Int, ArgKind::Str];
+const HDR: &[ArgKind] = &[ArgKind::Str, ArgKind::Int];
+const NAME: &[ArgKind] = &[ArgKind::Str];
+
+macro_rules! specs {
+    ($($name:literal => $args:expr, $min:literal;)*) => {
+        /// Every supported fetch with its arguments.
+        pub(crate) const FETCH_SPECS: &[FetchSpec] = &[$(FetchSpec { name: $name, args: $args, min: $min },)*];
+        /// Every supported fetch name.
+        pub(crate) const SUPPORTED_NAMES: &[&str] = &[$($name,)*];
+    };
+}
+
+specs! {
+    "always_true" => NONE, 0;
+    "always_false" => NONE, 0;
+    "str" => &[ArgKind::Str], 1;
+    "int" => &[ArgKind::Int], 1;
+    "bool" => &[ArgKind::Str], 1;
+    "bin" => &[ArgKind::Str], 1;
+    "ipv4" => &[ArgKind::Ipv4], 1;
+    "ipv6" => &[ArgKind::Ipv6], 1;
+    "meth" => &[ArgKind::Str], 1;
+    "src" => NONE, 0;
+    "dst" => NONE, 0;
+    "src_port" => NONE, 0;
+    "dst_port" => NONE, 0;
+    "ssl_fc" => NONE, 0;
+    "ssl_fc_sni" => NONE, 0;
+    "ssl_fc_has_sni" => NONE, 0;
+    "ssl_fc_has_crt" => NONE, 0;
+    "ssl_fc_protocol" => NONE, 0;
+    "ssl_fc_cipher" => NONE, 0;
+    "ssl_fc_alpn" => NONE, 0;
+    "ssl_fc_is_resumed" => NONE, 0;
+    "ssl_fc_err" => NONE, 0;
+    "ssl_c_used" => NONE, 0;
+    "ssl_c_verify" => NONE, 0;
+    "ssl_c_err" => NONE, 0;
+    "ssl_c_ca_err" => NONE, 0;
+    "ssl_c_ca_err_depth" => NONE, 0;
+    "ssl_c_chain_der" => NONE, 0;
+    "ssl_c_s_dn" => DN, 0;
+    "ssl_c_i_dn" => DN, 0;
+    "ssl_c_serial" => NONE, 0;
+    "ssl_c_sha1" => NONE, 0;
+    "ssl_c_der" => NONE, 0;
+    "ssl_c_notbefore" => NONE, 0;
+    "ssl_c_notafter" => NONE, 0;
+    "ssl_c_version" => NONE, 0;
+    "ssl_c_sig_alg" => NONE, 0;
+    "ssl_c_key_alg" => NONE, 0;
+    "ssl_f_s_dn" => DN, 0;
+    "ssl_f_i_dn" => DN, 0;
+    "ssl_f_serial" => NONE, 0;
+    "ssl_f_sha1" => NONE, 0;
+    "ssl_f_der" => NONE, 0;
+    "ssl_f_notbefore" => NONE, 0;
+    "ssl_f_notafter" => NONE, 0;
+    "ssl_f_version" => NONE, 0;
+    "ssl_f_sig_alg" => NONE, 0;
+    "ssl_f_key_alg" => NONE, 0;
+    "req.ssl_sni" => NONE, 0;
+    "req_ssl_sni" => NONE, 0;
+    "path" => NONE, 0;
+    "url" => NONE, 0;
+    "method" => NONE, 0;
+    "query" => NONE, 0;
+    "base" => NONE, 0;
+    "req.ver" => NONE, 0;
+    "req_ver" => NONE, 0;
+    "res.ver" => NONE, 0;
+    "resp_ver" => NONE, 0;
+    "req.proto_http" => NONE, 0;
+    "req_proto_http" => NONE, 0;
+    "status" => NONE, 0;
+    "hdr" => HDR, 0;
+    "req.hdr" => HDR, 0;
+    "res.hdr" => HDR, 0;
+    "shdr" => HDR, 0;
+    "req.fhdr" => HDR, 0;
+    "res.fhdr" => HDR, 0;
+    "hdr_cnt" => NAME, 0;
+    "req.hdr_cnt" => NAME, 0;
+    "res.hdr_cnt" => NAME, 0;
+    "shdr_cnt" => NAME, 0;
+    "req.fhdr_cnt" => NAME, 0;
+    "res.fhdr_cnt" => NAME, 0;
+    "hdr_val" => HDR, 0;
+    "req.hdr_val" => HDR, 0;
+    "res.hdr_val" => HDR, 0;
+    "shdr_val" => HDR, 0;
+    "hdr_ip" => HDR, 0;
+    "req.hdr_ip" => HDR, 0;
+    "res.hdr_ip" => HDR, 0;
+    "shdr_ip" => HDR, 0;
+    "http_auth" => &[ArgKind::Userlist], 1;
+    "http_auth_group" => &[ArgKind::Userlist], 1;
+    "var" => &[ArgKind::Str, ArgKind::Str], 1;
+}
+
+/// The spec of a supported fetch.
+pub(crate) fn spec(name: &str) -> Option<&'static FetchSpec> {
+    FETCH_SPECS.iter().find(|s| s.name == name)
+}
+
+/// The match an ACL keyword implies when no converter follows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Implied {
+    Str(StrMatch),
+    Len,
+    Reg,
+    Method,
+    AuthGroup,
+}
+
+/// An ACL keyword: a fetch plus an implied match method.
+pub(crate) struct AclKeyword {
+    pub name: &'static str,
+    pub fetch: &'static str,
+    pub implied: Implied,
+}
+
+macro_rules! derived {
+    ($($prefix:literal => $fetch:literal),* $(,)?) => {
+        /// Supported ACL keywords (HAProxy 2.6 `acl_kws`).
+        pub(crate) const ACL_KEYWORDS: &[AclKeyword] = &[
+            $(
+                AclKeyword { name: $prefix, fetch: $fetch, implied: Implied::Str(StrMatch::Exact) },
+                AclKeyword { name: concat!($prefix, "_beg"), fetch: $fetch, implied: Implied::Str(StrMatch::Prefix) },
+                AclKeyword { name: concat!($prefix, "_dir"), fetch: $fetch, implied: Implied::Str(StrMatch::Dir) },
+                AclKeyword { name: concat!($prefix, "_dom"), fetch: $fetch, implied: Implied::Str(StrMatch::Dom) },
+                AclKeyword { name: concat!($prefix, "_end"), fetch: $fetch, implied: Implied::Str(StrMatch::Suffix) },
+                AclKeyword { name: concat!($prefix, "_len"), fetch: $fetch, implied: Implied::Len },
+                AclKeyword { name: concat!($prefix, "_reg"), fetch: $fetch, implied: Implied::Reg },
+                AclKeyword { name: concat!($prefix, "_sub"), fetch: $fetch, implied: Implied::Str(StrMatch::Substring) },
+            )*
+            AclKeyword { name: "method", fetch: "method", implied: Implied::Method },
+            AclKeyword { name: "http_auth_group", fetch: "http_auth_group", implied: Implied::AuthGroup },
+            AclKeyword { name: "req_ssl_sni", fetch: "req.ssl_sni", implied: Implied::Str(StrMatch::Exact) },
+            AclKeyword { name: "req_ver", fetch: "req.ver", implied: Implied::Str(StrMatch::Exact) },
+            AclKeyword { name: "resp_ver", fetch: "res.ver", implied: Implied::Str(StrMatch::Exact) },
+            AclKeyword { name: "ssl_fc_sni_end", fetch: "ssl_fc_sni", implied: Implied::Str(StrMatch::Suffix) },
+            AclKeyword { name: "ssl_fc_sni_reg", fetch: "ssl_fc_sni", implied: Implied::Reg },
+        ];
+    };
+}
+
+derived! {
+    "base" => "base",
+    "hdr" => "req.hdr",
+    "path" => "path",
+    "shdr" => "res.hdr",
+    "url" => "url",
+}
+
+/// The supported ACL keyword called `name`.
+pub(crate) fn acl_keyword(name: &str) -> Option<&'static AclKeyword> {
+    ACL_KEYWORDS.iter().find(|k| k.name == name)
+}
+
+/// Builds a fetch from its name and typed arguments (`None` for an argument
+/// left out). `dir` resolves `hdr`, which reads the response in response rules.
+/// Errors carry the 0-based argument index and the reason.
+pub(crate) fn build(
+    name: &str,
+    args: &[Option<ArgVal>],
+    dir: HttpDir,
+) -> Result<Fetch, (usize, String)> {
+    let s = |i: usize| match args.get(i) {
+        Some(Some(ArgVal::Str(v))) => Some(v.clone()),
+        _ => None,
+    };
+    let n = |i: usize| match args.get(i) {
+        Some(Some(ArgVal::Int(v))) => Some(*v),
+        _ => None,
+    };
+    let name_arg = |i: usize| s(i).filter(|v| !v.is_empty());
+    let client = |field| Fetch::Cert {
+        of: CertOf::Client,
+        field,
+    };
+    let front = |field| Fetch::Cert {
+        of: CertOf::Frontend,
+        field,
+    };
+    let hdr = |dir, full| -> Result<Fetch, (usize, String)> {
+        Ok(Fetch::Hdr {
+            dir,
+            name: name_arg(0),
+            occurrence: occurrence(n(1))?,
+            full,
+        })
+    };
+    let cnt = |dir, full| Fetch::HdrCnt {
+        dir,
+        name: name_arg(0),
+        full,
+    };
+    let val = |dir| -> Result<Fetch, (usize, String)> {
+        Ok(Fetch::HdrVal {
+            dir,
+            name: name_arg(0),
+            occurrence: occurrence(n(1))?,
+        })
+    };
+    let ip = |dir| -> Result<Fetch, (usize, String)> {
+        Ok(Fetch::HdrIp {
+            dir,
+            name: name_arg(0),
+            occurrence: occurrence(n(1))?,
+        })
+    };
+    use HttpDir::{Request as Req, Response as Res};
+    let fetch = match name {
+        "always_true" => Fetch::AlwaysTrue,
+        "always_false" => Fetch::AlwaysFalse,
+        "str" => Fetch::ConstStr(s(0).unwrap_or_default()),
+        "int" => Fetch::ConstInt(n(0).unwrap_or_default()),
+        "bool" => Fetch::ConstBool(const_bool(&s(0).unwrap_or_default())?),
+        "bin" => Fetch::ConstBin(parse_hex(&s(0).unwrap_or_default()).map_err(|e| (0, e))?),
+        "ipv4" => match args.first() {
+            Some(Some(ArgVal::Ipv4(a))) => Fetch::ConstIpv4(*a),
+            _ => return Err((0, "expects an IPv4 address".into())),
+        },
+        "ipv6" => match args.first() {
+            Some(Some(ArgVal::Ipv6(a))) => Fetch::ConstIpv6(*a),
+            _ => return Err((0, "expects an IPv6 address".into())),
+        },
+        "meth" => Fetch::ConstMeth(const_meth(&s(0).unwrap_or_default())?),
+        "src" => Fetch::Src,
+        "dst" => Fetch::Dst,
+        "src_port" => Fetch::SrcPort,
+        "dst_port" => Fetch::DstPort,
+        "ssl_fc" => Fetch::SslFc,
+        "ssl_fc_sni" => Fetch::SslFcSni,
+        "ssl_fc_has_sni" => Fetch::SslFcHasSni,
+        "ssl_fc_has_crt" => Fetch::SslFcHasCrt,
+        "ssl_fc_protocol" => Fetch::SslFcProtocol,
+        "ssl_fc_cipher" => Fetch::SslFcCipher,
+        "ssl_fc_alpn" => Fetch::SslFcAlpn,
+        "ssl_fc_is_resumed" => Fetch::SslFcIsResumed,
+        "ssl_fc_err" => Fetch::SslFcErr,
+        "ssl_c_used" => Fetch::SslCUsed,
+        "ssl_c_verify" => Fetch::SslCVerify,
+        "ssl_c_err" => Fetch::SslCErr,
+        "ssl_c_ca_err" => Fetch::SslCCaErr,
+        "ssl_c_ca_err_depth" => Fetch::SslCCaErrDepth,
+        "ssl_c_chain_der" => Fetch::SslCChainDer,
+        "ssl_c_s_dn" => client(CertField::SubjectDn(dn(args)?)),
+        "ssl_c_i_dn" => client(CertField::IssuerDn(dn(args)?)),
+        "ssl_c_serial" => client(CertField::Serial),
+        "ssl_c_sha1" => client(CertField::Sha1),
+        "ssl_c_der" => client(CertField::Der),
+        "ssl_c_notbefore" => client(CertField::NotBefore),
+        "ssl_c_notafter" => client(CertField::NotAfter),
+        "ssl_c_version" => client(CertField::Version),
+        "ssl_c_sig_alg" => client(CertField::SigAlg),
+        "ssl_c_key_alg" => client(CertField::KeyAlg),
+        "ssl_f_s_dn" => front(CertField::SubjectDn(dn(args)?)),
+        "ssl_f_i_dn" => front(CertField::IssuerDn(dn(args)?)),
+        "ssl_f_serial" => front(CertField::Serial),
+        "ssl_f_sha1" => front(CertField::Sha1),
+        "ssl_f_der" => front(CertField::Der),
+        "ssl_f_notbefore" => front(CertField::NotBefore),
+        "ssl_f_notafter" => front(CertField::NotAfter),
+        "ssl_f_version" => front(CertField::Version),
+        "ssl_f_sig_alg" => front(CertField::SigAlg),
+        "ssl_f_key_alg" => front(CertField::KeyAlg),
+        "req.ssl_sni" | "req_ssl_sni" => Fetch::ReqSslSni,
+        "path" => Fetch::Path,
+        "url" => Fetch::Url,
+        "method" => Fetch::Method,
+        "query" => Fetch::Query,
+        "base" => Fetch::Base,
+        "req.ver" | "req_ver" => Fetch::ReqVer,
+        "res.ver" | "resp_ver" => Fetch::ResVer,
+        "req.proto_http" | "req_proto_http" => Fetch::ReqProtoHttp,
+        "status" => Fetch::Status,
+        "hdr" => hdr(dir, false)?,
+        "req.hdr" => hdr(Req, false)?,
+        "res.hdr" | "shdr" => hdr(Res, false)?,
+        "req.fhdr" => hdr(Req, true)?,
+        "res.fhdr" => hdr(Res, true)?,
+        "hdr_cnt" | "req.hdr_cnt" => cnt(Req, false),
+        "res.hdr_cnt" | "shdr_cnt" => cnt(Res, false),
+        "req.fhdr_cnt" => cnt(Req, true),
+        "res.fhdr_cnt" => cnt(Res, true),
+        "hdr_val" | "req.hdr_val" => val(Req)?,
+        "res.hdr_val" | "shdr_val" => val(Res)?,
+        "hdr_ip" | "req.hdr_ip" => ip(Req)?,
+        "res.hdr_ip" | "shdr_ip" => ip(Res)?,
+        "http_auth" => Fetch::HttpAuth {
+            userlist: s(0).unwrap_or_default(),
+        },
+        "http_auth_group" => Fetch::HttpAuthGroup {
+            userlist: s(0).unwrap_or_default(),
+        },
+        "var" => Fetch::Var {
+            var: var_name(&s(0).unwrap_or_default()).map_err(|e| (0, e))?,
+            default: s(1),
+        },
+        other => return Err((0, format!("'{other}' has no builder"))),
+    };
+    Ok(fetch)
+}
+
+/// HAProxy keeps at most 10 previous header occurrences (`MAX_HDR_HISTORY`).
+fn occurrence(occ: Option<i64>) -> Result<Option<i64>, (usize, String)> {
+    match occ {
+        Some(o) if o < -10 => Err((1, "header occurrence must be >= -10".into())),
+        other => Ok(other),
+    }
+}
+
+/// `([entry[,occ[,format]]])` of the DN fetches.
+fn dn(args: &[Option<ArgVal>]) -> Result<DnSelect, (usize, String)> {
+    let entry = match args.first() {
+        Some(Some(ArgVal::Str(e))) if !e.is_empty() => Some(e.clone()),
+        _ => None,
+    };
+    let occ = match args.get(1) {
+        Some(Some(ArgVal::Int(o))) => Some(*o),
+        _ => None,
+    };
+    let format = match args.get(2) {
+        Some(Some(ArgVal::Str(f))) if !f.is_empty() => {
+            if f != "rfc2253" {
+                return Err((
+                    2,
+                    "only rfc2253 or a blank value are currently supported as the format argument"
+                        .into(),
+                ));
+            }
+            DnFormat::Rfc2253
+        }
+        _ => DnFormat::OneLine,
+    };
+    Ok(match entry {
+        Some(entry) => DnSelect::Entry {
+            entry,
+            occurrence: occ.unwrap_or(1),
+        },
+        None => DnSelect::Whole(format),
+    })
+}
+
+fn const_bool(text: &str) -> Result<bool, (usize, String)> {
+    match text.to_ascii_lowercase().as_str() {
+        "true" | "1" => Ok(true),
+        "false" | "0" => Ok(false),
+        _ => Err((0, "expects 'true', 'false', '0' or '1'".into())),
+    }
+}
+
+fn const_meth(text: &str) -> Result<HttpMethod, (usize, String)> {
+    let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+    if text.is_empty() || !text.chars().all(token) {
+        return Err((0, "expects valid method".into()));
+    }
+    Ok(HttpMethod::parse(text))
+}
+
+/// Parses hex digits into bytes (HAProxy `parse_binary`).
+pub(crate) fn parse_hex(text: &str) -> Result<Vec<u8>, String> {
+    if !text.len().is_multiple_of(2) {
+        return Err("an even number of hex digit is expected".into());
+    }
+    let digit = |c: u8| -> Result<u8, String> {
+        (c as char)
+            .to_digit(16)
+            .map(|d| d as u8)
+            .ok_or_else(|| format!("an hex digit is expected (found '{}')", c as char))
+    };
+    text.as_bytes()
+        .chunks(2)
+        .map(|pair| match pair {
+            [hi, lo] => Ok((digit(*hi)? << 4) | digit(*lo)?),
+            _ => Err("an even number of hex digit is expected".into()),
+        })
+        .collect()
+}
+
+/// Parses a variable name `scope.name` (HAProxy `vars_hash_name`): used by
+/// `var()`, `set-var()` and lowering's `set-var(...)` actions.
+pub fn var_name(text: &str) -> Result<VarName, String> {
+    use crate::ir::expr::VarScope::*;
+    if text.is_empty() {
+        return Err("Empty variable name cannot be accepted".into());
+    }
+    let scopes = [
+        ("proc.", Proc),
+        ("sess.", Sess),
+        ("txn.", Txn),
+        ("req.", Req),
+        ("res.", Res),
+        ("check.", Check),
+    ];
+    let found = scopes.iter().find_map(|(p, s)| {
+        text.strip_prefix(p)
+            .filter(|rest| !rest.is_empty())
+            .map(|rest| (*s, rest))
+    });
+    let Some((scope, name)) = found else {
+        return Err(format!(
+            "invalid variable name '{text}'. A variable name must be start by its scope. The scope can be 'proc', 'sess', 'txn', 'req', 'res' or 'check'"
+        ));
+    };
+    if let Some(bad) = name
+        .chars()
+        .find(|c| !c.is_ascii_alphanumeric() && *c != '_' && *c != '.')
+    {
+        return Err(format!(
+            "invalid character '{bad}' in variable name '{text}'"
+        ));
+    }
+    Ok(VarName {
+        scope,
+        name: name.to_string(),
+    })
+}
+
+#[cfg(test)]
+#[path = "fetches_tests.rs"]
+mod tests;
