@@ -235,7 +235,10 @@ impl Diagnostics {
 
     /// Number of warnings.
     pub fn warning_count(&self) -> usize {
-        self.items.iter().filter(|d| d.severity == Severity::Warning).count()
+        self.items
+            .iter()
+            .filter(|d| d.severity == Severity::Warning)
+            .count()
     }
 
     /// All diagnostics in order.
@@ -320,7 +323,10 @@ fn severity_word(s: Severity) -> &'static str {
 
 /// The closest candidate to a misspelt word, if one is close enough to be a
 /// plausible typo (used for "did you mean" hints on keywords, fetches, options).
-pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     let mut best: Option<(&'a str, f64)> = None;
     for c in candidates {
         let score = strsim::jaro_winkler(word, c);
@@ -344,7 +350,11 @@ mod tests {
         let mut diags = Diagnostics::new();
         diags.push(
             Diagnostic::error("unknown keyword 'bindd' in frontend 'fe'")
-                .at(Span { file: f, start: 16, end: 21 })
+                .at(Span {
+                    file: f,
+                    start: 16,
+                    end: 21,
+                })
                 .label("unknown keyword")
                 .help("did you mean 'bind'?"),
         );

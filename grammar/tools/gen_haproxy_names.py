@@ -8,7 +8,7 @@ keyword with a did-you-mean). The names come from the installed HAProxy 2.6:
 global keyword list (§3) and proxy keyword matrix (§4.1), which also cover the
 keywords HAProxy's parser hard-codes.
 
-Usage: python3 grammar/tools/gen_haproxy_names.py > src/config/haproxy26.rs
+Usage: python3 grammar/tools/gen_haproxy_names.py > src/config/haproxy26.rs && rustfmt --edition 2024 src/config/haproxy26.rs
 (needs `haproxy` and /usr/share/doc/haproxy/configuration.txt.gz).
 """
 import gzip

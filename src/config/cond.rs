@@ -59,13 +59,21 @@ where
 fn or_expr(i: &str) -> IResult<&str, Cond> {
     let (i, first) = and_expr(i)?;
     let (i, rest) = many0(preceded(ws(tag("||")), and_expr)).parse(i)?;
-    Ok((i, rest.into_iter().fold(first, |a, b| Cond::Or(Box::new(a), Box::new(b)))))
+    Ok((
+        i,
+        rest.into_iter()
+            .fold(first, |a, b| Cond::Or(Box::new(a), Box::new(b))),
+    ))
 }
 
 fn and_expr(i: &str) -> IResult<&str, Cond> {
     let (i, first) = term(i)?;
     let (i, rest) = many0(preceded(ws(tag("&&")), term)).parse(i)?;
-    Ok((i, rest.into_iter().fold(first, |a, b| Cond::And(Box::new(a), Box::new(b)))))
+    Ok((
+        i,
+        rest.into_iter()
+            .fold(first, |a, b| Cond::And(Box::new(a), Box::new(b))),
+    ))
 }
 
 fn term(i: &str) -> IResult<&str, Cond> {
@@ -73,31 +81,34 @@ fn term(i: &str) -> IResult<&str, Cond> {
         map(preceded(char('!'), term), |c| Cond::Not(Box::new(c))),
         delimited(char('('), or_expr, char(')')),
         predicate,
-        map(
-            recognize((opt(char('-')), digit1)),
-            |s: &str| Cond::Int(s.parse().unwrap_or(i64::MAX)),
-        ),
+        map(recognize((opt(char('-')), digit1)), |s: &str| {
+            Cond::Int(s.parse().unwrap_or(i64::MAX))
+        }),
     )))
     .parse(i)
 }
 
 fn predicate(i: &str) -> IResult<&str, Cond> {
     let (i, name) = take_while1(|c: char| c.is_ascii_alphanumeric() || c == '_')(i)?;
-    let (i, args) = delimited(
-        char('('),
-        separated_list0(char(','), argument),
-        char(')'),
-    )
-    .parse(i)?;
+    let (i, args) =
+        delimited(char('('), separated_list0(char(','), argument), char(')')).parse(i)?;
     Ok((i, Cond::Pred(name.to_string(), args)))
 }
 
 /// One predicate argument: quoted (single or double) or bare up to `,` / `)`.
 fn argument(i: &str) -> IResult<&str, String> {
     ws(alt((
-        map(delimited(char('"'), take_while(|c| c != '"'), char('"')), String::from),
-        map(delimited(char('\''), take_while(|c| c != '\''), char('\'')), String::from),
-        map(take_while(|c| c != ',' && c != ')'), |s: &str| s.trim().to_string()),
+        map(
+            delimited(char('"'), take_while(|c| c != '"'), char('"')),
+            String::from,
+        ),
+        map(
+            delimited(char('\''), take_while(|c| c != '\''), char('\'')),
+            String::from,
+        ),
+        map(take_while(|c| c != ',' && c != ')'), |s: &str| {
+            s.trim().to_string()
+        }),
     )))
     .parse(i)
 }
@@ -117,7 +128,10 @@ fn predicate_value(name: &str, args: &[String], env: EnvLookup) -> Result<bool, 
         if args.len() == n {
             Ok(())
         } else {
-            Err(format!("'{name}' expects {n} argument(s), got {}", args.len()))
+            Err(format!(
+                "'{name}' expects {n} argument(s), got {}",
+                args.len()
+            ))
         }
     };
     match name {
@@ -137,7 +151,10 @@ fn predicate_value(name: &str, args: &[String], env: EnvLookup) -> Result<bool, 
             want(2)?;
             Ok(args[0] != args[1])
         }
-        "version_atleast" | "version_before" | "openssl_version_atleast" | "openssl_version_before" => {
+        "version_atleast"
+        | "version_before"
+        | "openssl_version_atleast"
+        | "openssl_version_before" => {
             want(1)?;
             let ours = if name.starts_with("openssl") {
                 COMPAT_OPENSSL_VERSION
@@ -147,7 +164,11 @@ fn predicate_value(name: &str, args: &[String], env: EnvLookup) -> Result<bool, 
             let theirs = parse_version(&args[0])
                 .ok_or_else(|| format!("invalid version '{}' in '{name}'", args[0]))?;
             let atleast = parse_version(ours).unwrap_or_default() >= theirs;
-            Ok(if name.ends_with("atleast") { atleast } else { !atleast })
+            Ok(if name.ends_with("atleast") {
+                atleast
+            } else {
+                !atleast
+            })
         }
         "ssllib_name_startswith" => {
             want(1)?;
@@ -160,12 +181,18 @@ fn predicate_value(name: &str, args: &[String], env: EnvLookup) -> Result<bool, 
 /// `2.6.12` → `[2, 6, 12, 0]`; trailing text such as `-dev` is ignored like HAProxy.
 fn parse_version(v: &str) -> Option<[u32; 4]> {
     let mut out = [0u32; 4];
-    let numeric: &str = v.split(|c: char| !(c.is_ascii_digit() || c == '.')).next()?;
+    let numeric: &str = v
+        .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .next()?;
     if numeric.is_empty() {
         return None;
     }
     for (slot, part) in out.iter_mut().zip(numeric.split('.')) {
-        *slot = if part.is_empty() { 0 } else { part.parse().ok()? };
+        *slot = if part.is_empty() {
+            0
+        } else {
+            part.parse().ok()?
+        };
     }
     Some(out)
 }

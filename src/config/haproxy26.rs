@@ -242,8 +242,14 @@ pub const PROXY: &[(&str, [bool; 4])] = &[
     ("monitor fail", [false, true, true, false]),
     ("monitor-uri", [true, true, true, false]),
     ("option abortonclose", [true, false, true, true]),
-    ("option accept-invalid-http-request", [true, true, true, false]),
-    ("option accept-invalid-http-response", [true, false, true, true]),
+    (
+        "option accept-invalid-http-request",
+        [true, true, true, false],
+    ),
+    (
+        "option accept-invalid-http-response",
+        [true, false, true, true],
+    ),
     ("option allbackups", [true, false, true, true]),
     ("option checkcache", [true, false, true, true]),
     ("option clitcpka", [true, true, true, false]),
@@ -253,14 +259,23 @@ pub const PROXY: &[(&str, [bool; 4])] = &[
     ("option dontlognull", [true, true, true, false]),
     ("option external-check", [true, false, true, true]),
     ("option forwardfor", [true, true, true, true]),
-    ("option h1-case-adjust-bogus-client", [true, true, true, false]),
-    ("option h1-case-adjust-bogus-server", [true, false, true, true]),
+    (
+        "option h1-case-adjust-bogus-client",
+        [true, true, true, false],
+    ),
+    (
+        "option h1-case-adjust-bogus-server",
+        [true, false, true, true],
+    ),
     ("option http-buffer-request", [true, true, true, true]),
     ("option http-ignore-probes", [true, true, true, false]),
     ("option http-keep-alive", [true, true, true, true]),
     ("option http-no-delay", [true, true, true, true]),
     ("option http-pretend-keepalive", [true, false, true, true]),
-    ("option http-restrict-req-hdr-names", [true, true, true, true]),
+    (
+        "option http-restrict-req-hdr-names",
+        [true, true, true, true],
+    ),
     ("option http-server-close", [true, true, true, true]),
     ("option http-use-proxy-header", [true, true, true, false]),
     ("option httpchk", [true, false, true, true]),
@@ -759,4 +774,3 @@ pub const TCP_RESPONSE_CONTENT_ACTIONS: &[&str] = &[
     "silent-drop",
     "unset-var",
 ];
-

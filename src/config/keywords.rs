@@ -129,53 +129,161 @@ pub static TABLE: &[Keyword] = &[
     // global
     s(Global, "nbthread", "number of worker threads"),
     s(Global, "maxconn", "process-wide connection limit"),
-    s(Global, "crt-base", "directory prefixed to relative crt paths"),
-    s(Global, "ca-base", "directory prefixed to relative ca-file, ca-verify-file and crl-file paths (never to @system-ca)"),
-    s(Global, "ssl-default-bind-ciphers", "TLS <= 1.2 cipher list of every bind"),
-    s(Global, "ssl-default-bind-ciphersuites", "TLS 1.3 suites of every bind"),
-    s(Global, "ssl-default-bind-curves", "key-exchange groups of every bind"),
-    s(Global, "ssl-default-bind-options", "default TLS options of every bind (ssl-min-ver, no-tls-tickets, ...)"),
-    s(Global, "ssl-default-server-ciphers", "TLS <= 1.2 cipher list towards servers"),
-    s(Global, "ssl-default-server-ciphersuites", "TLS 1.3 suites towards servers"),
-    s(Global, "ssl-default-server-options", "default TLS options of every server"),
-    s(Global, "ssl-server-verify", "default verify of servers: required or none"),
-    s(Global, "log", "global log targets (stdout, stderr, /dev/log, udp syslog)"),
+    s(
+        Global,
+        "crt-base",
+        "directory prefixed to relative crt paths",
+    ),
+    s(
+        Global,
+        "ca-base",
+        "directory prefixed to relative ca-file, ca-verify-file and crl-file paths (never to @system-ca)",
+    ),
+    s(
+        Global,
+        "ssl-default-bind-ciphers",
+        "TLS <= 1.2 cipher list of every bind",
+    ),
+    s(
+        Global,
+        "ssl-default-bind-ciphersuites",
+        "TLS 1.3 suites of every bind",
+    ),
+    s(
+        Global,
+        "ssl-default-bind-curves",
+        "key-exchange groups of every bind",
+    ),
+    s(
+        Global,
+        "ssl-default-bind-options",
+        "default TLS options of every bind (ssl-min-ver, no-tls-tickets, ...)",
+    ),
+    s(
+        Global,
+        "ssl-default-server-ciphers",
+        "TLS <= 1.2 cipher list towards servers",
+    ),
+    s(
+        Global,
+        "ssl-default-server-ciphersuites",
+        "TLS 1.3 suites towards servers",
+    ),
+    s(
+        Global,
+        "ssl-default-server-options",
+        "default TLS options of every server",
+    ),
+    s(
+        Global,
+        "ssl-server-verify",
+        "default verify of servers: required or none",
+    ),
+    s(
+        Global,
+        "log",
+        "global log targets (stdout, stderr, /dev/log, udp syslog)",
+    ),
     s(Global, "pidfile", "file receiving the process id"),
     s(Global, "hard-stop-after", "upper bound on a soft stop"),
     // proxies
     s(Proxy, "mode", "http or tcp"),
     s(Proxy, "bind", "listening address with its TLS settings"),
     s(Proxy, "server", "a backend server"),
-    s(Proxy, "default-server", "settings inherited by the following servers"),
-    s(Proxy, "default_backend", "backend used when no use_backend rule matches"),
+    s(
+        Proxy,
+        "default-server",
+        "settings inherited by the following servers",
+    ),
+    s(
+        Proxy,
+        "default_backend",
+        "backend used when no use_backend rule matches",
+    ),
     s(Proxy, "use_backend", "conditional backend switching"),
     s(Proxy, "acl", "named ACL declaration"),
     s(Proxy, "http-request", "HTTP request rules"),
     s(Proxy, "http-response", "HTTP response rules"),
-    s(Proxy, "tcp-request connection", "rules run when a connection is accepted"),
-    s(Proxy, "tcp-request content", "rules run on the first bytes / after the TLS handshake"),
-    s(Proxy, "tcp-request inspect-delay", "how long content rules may wait for data"),
-    s(Proxy, "balance", "load-balancing algorithm: roundrobin static-rr leastconn first source uri hdr()"),
+    s(
+        Proxy,
+        "tcp-request connection",
+        "rules run when a connection is accepted",
+    ),
+    s(
+        Proxy,
+        "tcp-request content",
+        "rules run on the first bytes / after the TLS handshake",
+    ),
+    s(
+        Proxy,
+        "tcp-request inspect-delay",
+        "how long content rules may wait for data",
+    ),
+    s(
+        Proxy,
+        "balance",
+        "load-balancing algorithm: roundrobin static-rr leastconn first source uri hdr()",
+    ),
     s(Proxy, "timeout client", "client inactivity timeout"),
     s(Proxy, "timeout server", "server inactivity timeout"),
     s(Proxy, "timeout connect", "server connection timeout"),
-    s(Proxy, "timeout http-request", "time allowed for complete request headers"),
-    s(Proxy, "timeout http-keep-alive", "idle time between two requests"),
-    s(Proxy, "timeout queue", "time a request may wait for a server slot"),
-    s(Proxy, "timeout tunnel", "inactivity timeout of tunnels (WebSocket, CONNECT)"),
-    s(Proxy, "timeout client-fin", "inactivity timeout on half-closed client connections"),
-    s(Proxy, "timeout server-fin", "inactivity timeout on half-closed server connections"),
+    s(
+        Proxy,
+        "timeout http-request",
+        "time allowed for complete request headers",
+    ),
+    s(
+        Proxy,
+        "timeout http-keep-alive",
+        "idle time between two requests",
+    ),
+    s(
+        Proxy,
+        "timeout queue",
+        "time a request may wait for a server slot",
+    ),
+    s(
+        Proxy,
+        "timeout tunnel",
+        "inactivity timeout of tunnels (WebSocket, CONNECT)",
+    ),
+    s(
+        Proxy,
+        "timeout client-fin",
+        "inactivity timeout on half-closed client connections",
+    ),
+    s(
+        Proxy,
+        "timeout server-fin",
+        "inactivity timeout on half-closed server connections",
+    ),
     s(Proxy, "timeout check", "health-check read timeout"),
-    s(Proxy, "timeout tarpit", "how long tarpitted requests are held"),
+    s(
+        Proxy,
+        "timeout tarpit",
+        "how long tarpitted requests are held",
+    ),
     s(Proxy, "option httplog", "HTTP access-log format"),
     s(Proxy, "option tcplog", "TCP access-log format"),
     s(Proxy, "option forwardfor", "add X-Forwarded-For"),
-    s(Proxy, "option http-server-close", "close server connections after each response"),
+    s(
+        Proxy,
+        "option http-server-close",
+        "close server connections after each response",
+    ),
     s(Proxy, "option httpchk", "HTTP health checks"),
     s(Proxy, "option redispatch", "retry on another server"),
-    s(Proxy, "option dontlognull", "do not log connections that sent nothing"),
+    s(
+        Proxy,
+        "option dontlognull",
+        "do not log connections that sent nothing",
+    ),
     s(Proxy, "http-check send", "request of HTTP health checks"),
-    s(Proxy, "http-check expect", "expected answer of HTTP health checks"),
+    s(
+        Proxy,
+        "http-check expect",
+        "expected answer of HTTP health checks",
+    ),
     s(Proxy, "retries", "connection retries to servers"),
     s(Proxy, "maxconn", "frontend connection limit"),
     s(Proxy, "log", "proxy log targets or 'log global'"),
@@ -183,32 +291,84 @@ pub static TABLE: &[Keyword] = &[
     s(Proxy, "stats enable", "enable the stats page"),
     s(Proxy, "stats uri", "URI prefix of the stats page"),
     s(Proxy, "stats realm", "HTTP auth realm of the stats page"),
-    s(Proxy, "stats auth", "user:password allowed on the stats page"),
-    s(Proxy, "stats admin", "condition enabling admin actions on the stats page"),
+    s(
+        Proxy,
+        "stats auth",
+        "user:password allowed on the stats page",
+    ),
+    s(
+        Proxy,
+        "stats admin",
+        "condition enabling admin actions on the stats page",
+    ),
     s(Proxy, "stats refresh", "stats page auto-refresh interval"),
-    s(Proxy, "errorfile", "raw HTTP response replacing a built-in error"),
+    s(
+        Proxy,
+        "errorfile",
+        "raw HTTP response replacing a built-in error",
+    ),
     s(Proxy, "monitor-uri", "URI answered 200 by the proxy itself"),
     // bind options
     s(Bind, "ssl", "terminate TLS on this listener"),
-    s(Bind, "crt", "certificate+key file or directory (key may be in <file>.key)"),
-    s(Bind, "crt-list", "file of certificates with per-SNI options and filters"),
-    s(Bind, "ca-file", "CAs that verify client certificates, advertised as acceptable names"),
-    s(Bind, "ca-verify-file", "CAs that verify client certificates, not advertised"),
-    s(Bind, "ca-ignore-err", "verify errors ignored on CA certificates (all or ids)"),
-    s(Bind, "crt-ignore-err", "verify errors ignored on the client certificate (all or ids)"),
+    s(
+        Bind,
+        "crt",
+        "certificate+key file or directory (key may be in <file>.key)",
+    ),
+    s(
+        Bind,
+        "crt-list",
+        "file of certificates with per-SNI options and filters",
+    ),
+    s(
+        Bind,
+        "ca-file",
+        "CAs that verify client certificates, advertised as acceptable names",
+    ),
+    s(
+        Bind,
+        "ca-verify-file",
+        "CAs that verify client certificates, not advertised",
+    ),
+    s(
+        Bind,
+        "ca-ignore-err",
+        "verify errors ignored on CA certificates (all or ids)",
+    ),
+    s(
+        Bind,
+        "crt-ignore-err",
+        "verify errors ignored on the client certificate (all or ids)",
+    ),
     s(Bind, "crl-file", "CRLs, one per CA level"),
-    s(Bind, "verify", "client certificates: none, optional or required"),
+    s(
+        Bind,
+        "verify",
+        "client certificates: none, optional or required",
+    ),
     s(Bind, "no-ca-names", "do not advertise acceptable CA names"),
     s(Bind, "alpn", "ALPN protocols offered (h2,http/1.1)"),
-    s(Bind, "ssl-min-ver", "lowest TLS version (TLSv1.2 or TLSv1.3 are possible)"),
+    s(
+        Bind,
+        "ssl-min-ver",
+        "lowest TLS version (TLSv1.2 or TLSv1.3 are possible)",
+    ),
     s(Bind, "ssl-max-ver", "highest TLS version"),
     s(Bind, "ciphers", "TLS <= 1.2 cipher list (OpenSSL syntax)"),
     s(Bind, "ciphersuites", "TLS 1.3 suites"),
     s(Bind, "curves", "key-exchange groups (X25519:P-256:P-384)"),
     s(Bind, "ecdhe", "single key-exchange group"),
-    s(Bind, "strict-sni", "refuse handshakes whose SNI matches no certificate"),
+    s(
+        Bind,
+        "strict-sni",
+        "refuse handshakes whose SNI matches no certificate",
+    ),
     s(Bind, "no-tls-tickets", "disable stateless session tickets"),
-    s(Bind, "prefer-client-ciphers", "use the client's cipher preference"),
+    s(
+        Bind,
+        "prefer-client-ciphers",
+        "use the client's cipher preference",
+    ),
     s(Bind, "no-sslv3", "SSLv3 is never offered anyway"),
     s(Bind, "no-tlsv10", "TLS 1.0 is never offered anyway"),
     s(Bind, "no-tlsv11", "TLS 1.1 is never offered anyway"),
@@ -219,11 +379,19 @@ pub static TABLE: &[Keyword] = &[
     s(Bind, "accept-proxy", "expect a PROXY protocol header"),
     s(Bind, "name", "listener name"),
     s(Bind, "maxconn", "listener connection limit"),
-    ext(Bind, "verify-depth", "maximum number of intermediate CAs in a client chain (APISIX client.depth)"),
+    ext(
+        Bind,
+        "verify-depth",
+        "maximum number of intermediate CAs in a client chain (APISIX client.depth)",
+    ),
     // crt-list options
     s(CrtList, "verify", "per-SNI client verification"),
     s(CrtList, "ca-file", "per-SNI client CAs (advertised)"),
-    s(CrtList, "ca-verify-file", "per-SNI client CAs (not advertised)"),
+    s(
+        CrtList,
+        "ca-verify-file",
+        "per-SNI client CAs (not advertised)",
+    ),
     s(CrtList, "crl-file", "per-SNI CRLs"),
     s(CrtList, "alpn", "per-SNI ALPN"),
     s(CrtList, "ssl-min-ver", "per-SNI lowest TLS version"),
@@ -233,15 +401,31 @@ pub static TABLE: &[Keyword] = &[
     s(CrtList, "curves", "per-SNI key-exchange groups"),
     s(CrtList, "ecdhe", "per-SNI single key-exchange group"),
     s(CrtList, "no-ca-names", "per-SNI: do not advertise CA names"),
-    ext(CrtList, "verify-depth", "per-SNI maximum number of intermediate CAs"),
+    ext(
+        CrtList,
+        "verify-depth",
+        "per-SNI maximum number of intermediate CAs",
+    ),
     // server options
     s(Server, "ssl", "TLS to the server"),
     s(Server, "no-ssl", "undo an inherited ssl"),
-    s(Server, "verify", "server certificate verification: none or required"),
-    s(Server, "ca-file", "CAs trusted for the server certificate, or @system-ca"),
+    s(
+        Server,
+        "verify",
+        "server certificate verification: none or required",
+    ),
+    s(
+        Server,
+        "ca-file",
+        "CAs trusted for the server certificate, or @system-ca",
+    ),
     s(Server, "crl-file", "CRLs for the server certificate"),
     s(Server, "crt", "client certificate presented to the server"),
-    s(Server, "sni", "SNI sent, as a sample expression (str(name), req.hdr(host))"),
+    s(
+        Server,
+        "sni",
+        "SNI sent, as a sample expression (str(name), req.hdr(host))",
+    ),
     s(Server, "verifyhost", "name checked when no SNI is sent"),
     s(Server, "no-verifyhost", "undo an inherited verifyhost"),
     s(Server, "alpn", "ALPN offered to the server"),
@@ -256,14 +440,22 @@ pub static TABLE: &[Keyword] = &[
     s(Server, "rise", "successful checks to mark a server up"),
     s(Server, "fall", "failed checks to mark a server down"),
     s(Server, "weight", "load-balancing weight (0..256)"),
-    s(Server, "backup", "only used when all normal servers are down"),
+    s(
+        Server,
+        "backup",
+        "only used when all normal servers are down",
+    ),
     s(Server, "no-backup", "undo an inherited backup"),
     s(Server, "maxconn", "concurrent requests per server"),
     s(Server, "disabled", "start in maintenance"),
     s(Server, "enabled", "undo an inherited disabled"),
     s(Server, "send-proxy", "send a PROXY protocol v1 header"),
     s(Server, "no-send-proxy", "undo an inherited send-proxy"),
-    s(Server, "no-ssl-reuse", "no TLS session resumption to the server"),
+    s(
+        Server,
+        "no-ssl-reuse",
+        "no TLS session resumption to the server",
+    ),
     s(Server, "ssl-reuse", "undo an inherited no-ssl-reuse"),
     s(Server, "ssl-min-ver", "lowest TLS version to the server"),
     s(Server, "ssl-max-ver", "highest TLS version to the server"),
@@ -273,12 +465,28 @@ pub static TABLE: &[Keyword] = &[
     s(Server, "port", "health-check port"),
     s(Server, "addr", "health-check address"),
     // http-request actions
-    s(HttpRequest, "allow", "stop evaluating rules and let the request through"),
-    s(HttpRequest, "set-header", "replace a header (use it for identity headers)"),
+    s(
+        HttpRequest,
+        "allow",
+        "stop evaluating rules and let the request through",
+    ),
+    s(
+        HttpRequest,
+        "set-header",
+        "replace a header (use it for identity headers)",
+    ),
     s(HttpRequest, "add-header", "append a header"),
     s(HttpRequest, "del-header", "remove a header"),
-    s(HttpRequest, "replace-header", "regex-rewrite a whole header"),
-    s(HttpRequest, "replace-value", "regex-rewrite each comma-separated value"),
+    s(
+        HttpRequest,
+        "replace-header",
+        "regex-rewrite a whole header",
+    ),
+    s(
+        HttpRequest,
+        "replace-value",
+        "regex-rewrite each comma-separated value",
+    ),
     s(HttpRequest, "set-path", "rewrite the path"),
     s(HttpRequest, "set-query", "rewrite the query string"),
     s(HttpRequest, "set-var", "set a variable"),
@@ -292,15 +500,31 @@ pub static TABLE: &[Keyword] = &[
     s(HttpResponse, "set-header", "replace a response header"),
     s(HttpResponse, "add-header", "append a response header"),
     s(HttpResponse, "del-header", "remove a response header"),
-    s(HttpResponse, "replace-header", "regex-rewrite a response header"),
-    s(HttpResponse, "replace-value", "regex-rewrite response header values"),
+    s(
+        HttpResponse,
+        "replace-header",
+        "regex-rewrite a response header",
+    ),
+    s(
+        HttpResponse,
+        "replace-value",
+        "regex-rewrite response header values",
+    ),
     s(HttpResponse, "set-var", "set a variable"),
     s(HttpResponse, "unset-var", "unset a variable"),
-    s(HttpResponse, "deny", "replace the response with an error (502 by default)"),
+    s(
+        HttpResponse,
+        "deny",
+        "replace the response with an error (502 by default)",
+    ),
     // tcp-request actions
     s(TcpConnection, "accept", "accept the connection"),
     s(TcpConnection, "reject", "close the connection"),
-    s(TcpConnection, "expect-proxy", "expect a PROXY protocol header (layer4)"),
+    s(
+        TcpConnection,
+        "expect-proxy",
+        "expect a PROXY protocol header (layer4)",
+    ),
     s(TcpContent, "accept", "accept the connection"),
     s(TcpContent, "reject", "close the connection"),
     s(TcpContent, "set-var", "set a variable"),
@@ -312,12 +536,17 @@ pub static TABLE: &[Keyword] = &[
 
 /// The table row for a keyword in a context.
 pub fn lookup(context: Context, name: &str) -> Option<&'static Keyword> {
-    TABLE.iter().find(|k| k.context == context && k.name == name)
+    TABLE
+        .iter()
+        .find(|k| k.context == context && k.name == name)
 }
 
 /// Names accepted in a context (for did-you-mean hints).
 pub fn names(context: Context) -> impl Iterator<Item = &'static str> {
-    TABLE.iter().filter(move |k| k.context == context).map(|k| k.name)
+    TABLE
+        .iter()
+        .filter(move |k| k.context == context)
+        .map(|k| k.name)
 }
 
 /// True when HAProxy 2.6 knows this keyword in this context, so an unsupported
@@ -332,10 +561,7 @@ pub fn known_to_haproxy(context: Context, name: &str) -> bool {
         };
     server_variant
         || names.contains(&name)
-        || (context == Context::Proxy
-            && names
-                .iter()
-                .any(|k| k.split(' ').next() == Some(name)))
+        || (context == Context::Proxy && names.iter().any(|k| k.split(' ').next() == Some(name)))
 }
 
 /// Proxy section capabilities from HAProxy's keyword matrix: may `name` appear in

@@ -116,12 +116,10 @@ impl FileLexer<'_, '_> {
             let raw = raw.strip_suffix('\r').unwrap_or(raw);
             if !has_lf {
                 self.diags.push(
-                    Diagnostic::error(
-                        "missing LF on last line, file might have been truncated",
-                    )
-                    .at(self.span(offset + raw.len(), offset + raw.len()))
-                    .label("the file ends here without a newline")
-                    .help("end the file with a newline, as HAProxy requires"),
+                    Diagnostic::error("missing LF on last line, file might have been truncated")
+                        .at(self.span(offset + raw.len(), offset + raw.len()))
+                        .label("the file ends here without a newline")
+                        .help("end the file with a newline, as HAProxy requires"),
                 );
             }
             if let Some(pos) = raw.find('\0') {
@@ -162,7 +160,10 @@ impl FileLexer<'_, '_> {
         };
         // A line whose first word is empty is an empty line; an empty quoted word
         // ends the argument list (HAProxy terminates its argument array there).
-        let end = words.iter().position(|w| w.text.is_empty()).unwrap_or(words.len());
+        let end = words
+            .iter()
+            .position(|w| w.text.is_empty())
+            .unwrap_or(words.len());
         let mut words = words;
         words.truncate(end);
         if words.is_empty() {
@@ -225,9 +226,8 @@ impl FileLexer<'_, '_> {
                 let parent_active = self.conds.len() <= 1
                     || self.conds[..self.conds.len() - 1].iter().all(|c| c.active);
                 let Some(frame) = self.conds.last() else {
-                    self.diags.push(
-                        Diagnostic::error("lone '.elif' with no matching '.if'").at(kw_span),
-                    );
+                    self.diags
+                        .push(Diagnostic::error("lone '.elif' with no matching '.if'").at(kw_span));
                     return;
                 };
                 if frame.seen_else {
@@ -246,9 +246,12 @@ impl FileLexer<'_, '_> {
             ".else" | ".endif" => {
                 if let Some(extra) = words.get(1) {
                     self.diags.push(
-                        Diagnostic::error(format!("unexpected argument '{}' for '{kw}'", extra.text))
-                            .at(extra.span)
-                            .help("comments after a directive start with '#'"),
+                        Diagnostic::error(format!(
+                            "unexpected argument '{}' for '{kw}'",
+                            extra.text
+                        ))
+                        .at(extra.span)
+                        .help("comments after a directive start with '#'"),
                     );
                     return;
                 }
@@ -302,13 +305,16 @@ impl FileLexer<'_, '_> {
                     Severity::Warning => Diagnostic::warning(text),
                     Severity::Error => Diagnostic::error(text),
                 };
-                self.diags.push(d.at(span).label(kw.trim_start_matches('.').to_string()));
+                self.diags
+                    .push(d.at(span).label(kw.trim_start_matches('.').to_string()));
             }
             _ => {
                 if !self.active() {
                     return;
                 }
-                let known = [".if", ".elif", ".else", ".endif", ".diag", ".notice", ".warning", ".alert"];
+                let known = [
+                    ".if", ".elif", ".else", ".endif", ".diag", ".notice", ".warning", ".alert",
+                ];
                 let mut d = Diagnostic::error(format!("unknown directive '{kw}'")).at(kw_span);
                 if let Some(s) = crate::diag::did_you_mean(kw, known) {
                     d = d.help(format!("did you mean '{s}'?"));
@@ -460,7 +466,9 @@ fn split_words(
                         i += 2;
                     }
                     Some(b'x') => {
-                        let hex = raw.get(i + 2..i + 4).and_then(|h| u8::from_str_radix(h, 16).ok());
+                        let hex = raw
+                            .get(i + 2..i + 4)
+                            .and_then(|h| u8::from_str_radix(h, 16).ok());
                         match hex {
                             Some(b) if b.is_ascii() => {
                                 cur.text.push(char::from(b));
@@ -561,7 +569,11 @@ enum Expansion {
 
 /// Expands a variable reference starting at the `$` at byte `at`. Returns the
 /// value and the index just after the reference.
-fn expand_var(raw: &str, at: usize, vars: &LineVars) -> Result<(Expansion, usize), (String, usize)> {
+fn expand_var(
+    raw: &str,
+    at: usize,
+    vars: &LineVars,
+) -> Result<(Expansion, usize), (String, usize)> {
     let bytes = raw.as_bytes();
     let mut i = at + 1;
     let braced = bytes.get(i) == Some(&b'{');
@@ -573,7 +585,10 @@ fn expand_var(raw: &str, at: usize, vars: &LineVars) -> Result<(Expansion, usize
     match bytes.get(i) {
         Some(&b) if valid_first(b) => i += 1,
         _ => {
-            return Err(("forbidden first char in environment variable name".into(), i));
+            return Err((
+                "forbidden first char in environment variable name".into(),
+                i,
+            ));
         }
     }
     while let Some(&b) = bytes.get(i) {
@@ -615,7 +630,11 @@ fn expand_var(raw: &str, at: usize, vars: &LineVars) -> Result<(Expansion, usize
     };
     let next = i + 1;
     if split {
-        let parts: Vec<String> = value.split([' ', '\t']).filter(|s| !s.is_empty()).map(String::from).collect();
+        let parts: Vec<String> = value
+            .split([' ', '\t'])
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect();
         return Ok((Expansion::Many(parts), next));
     }
     Ok((Expansion::One(value), next))
@@ -626,7 +645,10 @@ mod tests {
     use super::*;
 
     fn lex_with(text: &str, env: &[(&str, &str)]) -> (Vec<Vec<String>>, Diagnostics) {
-        let env: Vec<(String, String)> = env.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
         let lookup = move |n: &str| env.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
         let mut diags = Diagnostics::new();
         let lines = lex_file(FileId(0), "t.cfg", text, &lookup, &mut diags);
@@ -645,15 +667,24 @@ mod tests {
 
     #[test]
     fn splits_words_and_comments() {
-        assert_eq!(lex("  bind :443 ssl # comment\n"), vec![vec!["bind", ":443", "ssl"]]);
+        assert_eq!(
+            lex("  bind :443 ssl # comment\n"),
+            vec![vec!["bind", ":443", "ssl"]]
+        );
         assert_eq!(lex("a#b c\n"), vec![vec!["a"]]);
         assert_eq!(lex("\n\n   \n# only\n"), Vec::<Vec<String>>::new());
     }
 
     #[test]
     fn quoting_rules() {
-        assert_eq!(lex("x \"a # not a comment\"\n"), vec![vec!["x", "a # not a comment"]]);
-        assert_eq!(lex("x 'single $HOME \\n'\n"), vec![vec!["x", "single $HOME \\n"]]);
+        assert_eq!(
+            lex("x \"a # not a comment\"\n"),
+            vec![vec!["x", "a # not a comment"]]
+        );
+        assert_eq!(
+            lex("x 'single $HOME \\n'\n"),
+            vec![vec!["x", "single $HOME \\n"]]
+        );
         assert_eq!(lex("x a\\ b\n"), vec![vec!["x", "a b"]]);
         assert_eq!(lex("x \"a\"'b'\\ c\n"), vec![vec!["x", "ab c"]]);
         assert_eq!(lex("x \\1 \\x41\n"), vec![vec!["x", "\\1", "A"]]);
@@ -666,7 +697,10 @@ mod tests {
             "global\n x \"A=${A} B=${B-defB} C=${C-defC} L=${.LINE} S=${.SECTION}\" ${A} $A\n",
             &[("A", "hello"), ("C", "")],
         );
-        assert_eq!(w[1], vec!["x", "A=hello B=defB C= L=2 S=global", "${A}", "$A"]);
+        assert_eq!(
+            w[1],
+            vec!["x", "A=hello B=defB C= L=2 S=global", "${A}", "$A"]
+        );
     }
 
     #[test]
@@ -727,7 +761,10 @@ mod tests {
             assert!(d.has_errors(), "{text:?}");
             assert!(d.iter().any(|d| d.message.contains(msg)), "{text:?}: {d:?}");
         }
-        let (_, d) = lex_with(".warning \"careful\"\n.notice hi\n.if 0\n.alert no\n.endif\n", &[]);
+        let (_, d) = lex_with(
+            ".warning \"careful\"\n.notice hi\n.if 0\n.alert no\n.endif\n",
+            &[],
+        );
         assert!(!d.has_errors());
         assert_eq!(d.len(), 2);
     }

@@ -13,14 +13,97 @@ pub mod expr;
 pub mod haproxy26;
 pub mod keywords;
 pub mod lexer;
+pub mod lower;
 pub mod parser;
 pub mod word;
 
-use crate::diag::{Diagnostics, FileId, SourceMap};
+use crate::diag::{Diagnostic, Diagnostics, FileId, SourceMap};
+use crate::ir;
+use std::path::{Path, PathBuf};
 
-/// Runs the front end over files already registered in `map` (lexing, parsing,
-/// lowering, loading TLS material) and returns what it found.
+pub use lower::LowerOptions;
+
+/// Reads configuration paths as HAProxy's `-f` does: a file, or a directory whose
+/// non-hidden `*.cfg` files are loaded in lexical (byte) order. Files are
+/// registered in `map`; unreadable paths become diagnostics.
+pub fn load_paths(map: &mut SourceMap, paths: &[PathBuf], diags: &mut Diagnostics) -> Vec<FileId> {
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let mut entries: Vec<PathBuf> = match std::fs::read_dir(path) {
+                Ok(rd) => rd
+                    .filter_map(Result::ok)
+                    .map(|e| e.path())
+                    .filter(|p| {
+                        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                        !name.starts_with('.') && name.ends_with(".cfg") && p.is_file()
+                    })
+                    .collect(),
+                Err(e) => {
+                    diags.push(Diagnostic::error(format!(
+                        "cannot read configuration directory '{}': {e}",
+                        path.display()
+                    )));
+                    continue;
+                }
+            };
+            entries.sort();
+            for e in entries {
+                if let Some(id) = read_one(map, &e, diags) {
+                    files.push(id);
+                }
+            }
+        } else if let Some(id) = read_one(map, path, diags) {
+            files.push(id);
+        }
+    }
+    files
+}
+
+fn read_one(map: &mut SourceMap, path: &Path, diags: &mut Diagnostics) -> Option<FileId> {
+    match std::fs::read(path) {
+        Ok(bytes) => Some(map.add(
+            path.display().to_string(),
+            String::from_utf8_lossy(&bytes).into_owned(),
+        )),
+        Err(e) => {
+            diags.push(
+                Diagnostic::error(format!(
+                    "cannot open configuration file '{}': {e}",
+                    path.display()
+                ))
+                .help("check the path given with -f"),
+            );
+            None
+        }
+    }
+}
+
+/// Runs the whole front end over files registered in `map`: lexing, parsing,
+/// lowering and TLS material loading. The IR is returned only when no error was
+/// found.
+pub fn build(
+    map: &mut SourceMap,
+    files: &[FileId],
+    opts: &LowerOptions,
+    env: lexer::EnvLookup,
+) -> (Option<ir::Config>, Diagnostics) {
+    let mut diags = Diagnostics::new();
+    let mut tree = ast::ConfigAst::default();
+    for &file in files {
+        let name = map.name(file).to_string();
+        let text = map.text(file).to_string();
+        let lines = lexer::lex_file(file, &name, &text, env, &mut diags);
+        parser::parse_file(lines, &mut tree, &mut diags);
+    }
+    if diags.has_errors() {
+        return (None, diags);
+    }
+    let config = lower::lower(&tree, map, opts, &mut diags);
+    (config, diags)
+}
+
+/// Runs the front end with default options and the process environment.
 pub fn check_files(map: &mut SourceMap, files: &[FileId]) -> Diagnostics {
-    let _ = (map, files);
-    Diagnostics::new()
+    build(map, files, &LowerOptions::default(), &lexer::process_env).1
 }

@@ -66,9 +66,12 @@ fn section_header(line: Line, diags: &mut Diagnostics) -> Option<Section> {
         SectionKind::Global => {
             if let Some(extra) = rest.first() {
                 diags.push(
-                    Diagnostic::error(format!("unexpected argument '{}' after 'global'", extra.text))
-                        .at(extra.span)
-                        .help("the global section takes no name"),
+                    Diagnostic::error(format!(
+                        "unexpected argument '{}' after 'global'",
+                        extra.text
+                    ))
+                    .at(extra.span)
+                    .help("the global section takes no name"),
                 );
             }
             rest = &[];
@@ -171,11 +174,20 @@ mod tests {
         let kinds: Vec<_> = ast.sections.iter().map(|s| s.kind).collect();
         assert_eq!(
             kinds,
-            [SectionKind::Global, SectionKind::Defaults, SectionKind::Defaults, SectionKind::Frontend, SectionKind::Listen]
+            [
+                SectionKind::Global,
+                SectionKind::Defaults,
+                SectionKind::Defaults,
+                SectionKind::Frontend,
+                SectionKind::Listen
+            ]
         );
         assert_eq!(ast.sections[1].name_str(), "base");
         assert_eq!(ast.sections[2].name_str(), "");
-        assert_eq!(ast.sections[2].from.as_ref().map(|w| w.text.as_str()), Some("base"));
+        assert_eq!(
+            ast.sections[2].from.as_ref().map(|w| w.text.as_str()),
+            Some("base")
+        );
         assert_eq!(ast.sections[3].lines.len(), 1);
     }
 

@@ -1,3 +1,645 @@
 //! The typed intermediate representation: what lowering produces from the AST and
-//! what the runtime builds a `Generation` from. No text, no sockets; invalid
-//! states are unrepresentable where the types allow it.
+//! what the runtime builds a `Generation` from. No text to re-parse, no sockets;
+//! invalid states are unrepresentable where the types allow it (e.g.
+//! [`ClientVerify::Required`] carries its trust store, there is no "verify
+//! required without CA" state).
+//!
+//! Every proxy keeps the `file:line` it came from so runtime messages and the
+//! stats page can point back at the configuration.
+
+pub mod expr;
+
+use crate::tls::{CaBundle, CertKey, CrlSet};
+use expr::{AclTerm, Condition, LogFormat, Mode, Sample};
+use serde::Serialize;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// A whole validated configuration.
+#[derive(Clone, Debug, Serialize)]
+pub struct Config {
+    pub global: Global,
+    /// Frontends and listens, in declaration order.
+    pub frontends: Vec<Frontend>,
+    /// Backends and listens, in declaration order.
+    pub backends: Vec<Backend>,
+    pub userlists: Vec<Userlist>,
+}
+
+/// Durations are kept in milliseconds, HAProxy's unit.
+pub type Millis = u64;
+
+/// Process-wide settings (`global`).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Global {
+    /// Worker threads (`nbthread`); `None` = one per CPU, as HAProxy.
+    pub nbthread: Option<u32>,
+    /// Process-wide connection limit (`maxconn`).
+    pub maxconn: Option<u32>,
+    pub log: Vec<LogTarget>,
+    pub pidfile: Option<PathBuf>,
+    pub hard_stop_after: Option<Millis>,
+    /// Default `verify` of servers with `ssl` and no `verify` (`ssl-server-verify`).
+    pub server_verify_default: ServerVerifyDefault,
+    /// `ssl-default-bind-*`: applied to every `bind … ssl` before its own options.
+    pub bind_tls_defaults: TlsParams,
+    /// `ssl-default-server-*`: applied to every `server … ssl`.
+    pub server_tls_defaults: TlsParams,
+    pub crt_base: Option<PathBuf>,
+    pub ca_base: Option<PathBuf>,
+}
+
+/// `ssl-server-verify`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub enum ServerVerifyDefault {
+    #[default]
+    Required,
+    None,
+}
+
+/// Where log lines go (`log` in global or a proxy).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct LogTarget {
+    pub address: LogAddress,
+    /// `len <n>`: maximum line length.
+    pub max_len: Option<u32>,
+    pub format: Option<String>,
+    pub facility: String,
+    pub level: Option<String>,
+    pub min_level: Option<String>,
+}
+
+/// Destination of a log target.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub enum LogAddress {
+    Stdout,
+    Stderr,
+    /// A Unix datagram socket (`/dev/log`).
+    Unix(PathBuf),
+    /// Syslog over UDP.
+    Udp {
+        host: String,
+        port: u16,
+    },
+}
+
+/// Log settings of a proxy.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ProxyLog {
+    /// `log global` was given: use the global targets.
+    pub global: bool,
+    pub targets: Vec<LogTarget>,
+    pub format: LogStyle,
+    /// `option dontlognull`.
+    pub dont_log_null: bool,
+}
+
+/// Which access-log line format a proxy uses.
+#[derive(Clone, Debug, Default, Serialize)]
+pub enum LogStyle {
+    /// HAProxy's default short format.
+    #[default]
+    Default,
+    /// `option httplog`.
+    Http,
+    /// `option tcplog`.
+    Tcp,
+    /// `log-format`.
+    Custom(LogFormat),
+}
+
+/// Every `timeout` of a proxy.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Timeouts {
+    pub client: Option<Millis>,
+    pub server: Option<Millis>,
+    pub connect: Option<Millis>,
+    pub http_request: Option<Millis>,
+    pub http_keep_alive: Option<Millis>,
+    pub queue: Option<Millis>,
+    pub tunnel: Option<Millis>,
+    pub client_fin: Option<Millis>,
+    pub server_fin: Option<Millis>,
+    pub check: Option<Millis>,
+    pub tarpit: Option<Millis>,
+}
+
+/// The part of a frontend or backend that is built from the same keywords.
+#[derive(Clone, Debug, Serialize)]
+pub struct ProxyCommon {
+    pub name: String,
+    /// `file:line` of the section header.
+    pub origin: String,
+    pub mode: Mode,
+    pub timeouts: Timeouts,
+    pub log: ProxyLog,
+    /// Named ACLs: every line of a name is one term, the terms are ORed.
+    pub acls: Vec<NamedAcl>,
+    pub tcp_request_connection: Vec<TcpRule>,
+    pub tcp_request_content: Vec<TcpRule>,
+    pub http_request: Vec<HttpRule>,
+    pub http_response: Vec<HttpRule>,
+    /// `option forwardfor`.
+    pub forward_for: Option<ForwardFor>,
+    /// `option http-server-close`.
+    pub http_server_close: bool,
+    /// `errorfile <code> <file>`: raw HTTP responses, read at check time.
+    pub errorfiles: Vec<ErrorFile>,
+    pub stats: Option<Stats>,
+}
+
+/// A named ACL with its ORed terms.
+#[derive(Clone, Debug, Serialize)]
+pub struct NamedAcl {
+    pub name: String,
+    pub terms: Vec<AclTerm>,
+}
+
+/// A frontend (or the frontend half of a `listen`).
+#[derive(Clone, Debug, Serialize)]
+pub struct Frontend {
+    pub common: ProxyCommon,
+    pub binds: Vec<Bind>,
+    pub maxconn: Option<u32>,
+    /// `use_backend` rules in order; the first whose condition holds wins.
+    pub use_backend: Vec<UseBackend>,
+    /// Index into [`Config::backends`] (a `listen` defaults to itself).
+    pub default_backend: Option<usize>,
+    pub monitor_uri: Option<String>,
+}
+
+/// A backend (or the backend half of a `listen`).
+#[derive(Clone, Debug, Serialize)]
+pub struct Backend {
+    pub common: ProxyCommon,
+    pub balance: Balance,
+    pub servers: Vec<Server>,
+    /// `retries` (HAProxy default 3).
+    pub retries: u32,
+    /// `option redispatch [interval]`.
+    pub redispatch: Option<i32>,
+    pub health_check: HealthCheck,
+}
+
+/// `use_backend <name> [cond]`.
+#[derive(Clone, Debug, Serialize)]
+pub struct UseBackend {
+    pub target: BackendTarget,
+    pub cond: Option<Condition>,
+}
+
+/// Which backend a `use_backend` names.
+#[derive(Clone, Debug, Serialize)]
+pub enum BackendTarget {
+    /// Index into [`Config::backends`], resolved at check time.
+    Static(usize),
+    /// A log-format resolved per request (`use_backend be_%[req.hdr(host)]`).
+    Dynamic(LogFormat),
+}
+
+/// `balance`.
+#[derive(Clone, Debug, Default, Serialize)]
+pub enum Balance {
+    #[default]
+    RoundRobin,
+    StaticRr,
+    LeastConn,
+    First,
+    Source,
+    Uri {
+        whole: bool,
+        len: Option<u32>,
+        depth: Option<u32>,
+    },
+    Hdr {
+        name: String,
+        use_domain_only: bool,
+    },
+}
+
+/// Health-check settings of a backend (`option httpchk`, `http-check`).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct HealthCheck {
+    /// `option httpchk [meth] [uri] [ver]`: HTTP checks instead of TCP connects.
+    pub http: Option<HttpCheckRequest>,
+    /// `http-check expect …` rules.
+    pub expect: Vec<HttpCheckExpect>,
+}
+
+/// The request an HTTP health check sends.
+#[derive(Clone, Debug, Serialize)]
+pub struct HttpCheckRequest {
+    pub method: String,
+    pub uri: String,
+    pub version: String,
+    pub headers: Vec<(String, String)>,
+}
+
+/// `http-check expect [!] <match> <pattern>`.
+#[derive(Clone, Debug, Serialize)]
+pub struct HttpCheckExpect {
+    pub negate: bool,
+    pub kind: String,
+    pub pattern: String,
+}
+
+/// `option forwardfor [except <net>] [header <name>] [if-none]`.
+#[derive(Clone, Debug, Serialize)]
+pub struct ForwardFor {
+    pub except: Option<IpNet>,
+    pub header: String,
+    pub if_none: bool,
+}
+
+/// An IP network (`10.0.0.0/8`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct IpNet {
+    pub addr: IpAddr,
+    pub prefix: u8,
+}
+
+/// `errorfile <code> <file>`.
+#[derive(Clone, Debug, Serialize)]
+pub struct ErrorFile {
+    pub status: u16,
+    pub path: PathBuf,
+    /// The raw HTTP response, read at check time.
+    #[serde(skip)]
+    pub content: Arc<Vec<u8>>,
+}
+
+/// The stats page (`stats enable`, `stats uri`, …).
+#[derive(Clone, Debug, Serialize)]
+pub struct Stats {
+    pub uri: String,
+    pub realm: Option<String>,
+    /// `stats auth user:pass`, several allowed.
+    pub auth: Vec<(String, String)>,
+    /// `stats admin if <cond>`.
+    pub admin: Option<Condition>,
+    pub refresh: Option<Millis>,
+}
+
+/// `userlist` section (for `http_auth()` and `http-request auth`).
+#[derive(Clone, Debug, Serialize)]
+pub struct Userlist {
+    pub name: String,
+    pub users: Vec<User>,
+    pub groups: Vec<(String, Vec<String>)>,
+}
+
+/// One user of a userlist.
+#[derive(Clone, Debug, Serialize)]
+pub struct User {
+    pub name: String,
+    pub password: Password,
+    pub groups: Vec<String>,
+}
+
+/// How a userlist password is stored.
+#[derive(Clone, Debug, Serialize)]
+pub enum Password {
+    /// `insecure-password`.
+    #[serde(skip)]
+    Insecure(String),
+    /// `password <crypt(3) hash>`.
+    Hashed(String),
+}
+
+// ---------------------------------------------------------------------------
+// Listeners and client-side TLS
+
+/// One `bind` line.
+#[derive(Clone, Debug, Serialize)]
+pub struct Bind {
+    /// `file:line` of the bind line.
+    pub origin: String,
+    /// The address as written (`:443`, `127.0.0.1:8443-8445`).
+    pub spec: String,
+    pub addresses: Vec<ListenAddr>,
+    /// `name <n>`.
+    pub name: Option<String>,
+    pub maxconn: Option<u32>,
+    /// `accept-proxy`: a PROXY protocol header precedes every connection.
+    pub accept_proxy: bool,
+    pub tls: Option<BindTls>,
+}
+
+/// A socket address to listen on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub enum ListenAddr {
+    /// `host` is `None` for "all addresses" (`:443`, `*:443`).
+    Inet {
+        host: Option<IpAddr>,
+        port: u16,
+    },
+    Unix(PathBuf),
+}
+
+/// TLS termination on a bind: certificates selected by SNI, each with its policy.
+#[derive(Clone, Debug, Serialize)]
+pub struct BindTls {
+    /// In declaration order; the first is the default certificate.
+    pub certs: Vec<SniCert>,
+    /// `strict-sni`: no default certificate, unknown SNI → `unrecognized_name`.
+    pub strict_sni: bool,
+    /// `ca-ignore-err` / `crt-ignore-err`: bind-wide, as in HAProxy.
+    pub ignore_errors: IgnoreErrors,
+}
+
+/// One certificate of a bind with the SNI names it answers and its policy.
+#[derive(Clone, Debug, Serialize)]
+pub struct SniCert {
+    pub cert: Arc<CertKey>,
+    /// Explicit filters (crt-list); empty = the certificate's own CN/SAN names.
+    pub filters: Vec<SniFilter>,
+    pub policy: TlsPolicy,
+    /// `file:line` of the crt-list line, when it came from one.
+    pub crt_list_origin: Option<String>,
+}
+
+/// One SNI filter of a crt-list line.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SniFilter {
+    /// Lower-cased name; a wildcard keeps its `*.` prefix.
+    pub name: String,
+    /// `!name`: exclude.
+    pub negated: bool,
+}
+
+/// Everything that decides how one handshake is made and verified. Two
+/// certificates with equal policies may share a rustls `ServerConfig`; a session
+/// never resumes across different policies.
+#[derive(Clone, Debug, Serialize)]
+pub struct TlsPolicy {
+    pub verify: ClientVerify,
+    pub params: TlsParams,
+    /// `verify-depth N` (portcullis extension): at most N intermediates.
+    pub verify_depth: Option<u32>,
+    /// `no-ca-names`: do not advertise acceptable CA names.
+    pub no_ca_names: bool,
+}
+
+/// Client-certificate verification of a policy.
+#[derive(Clone, Debug, Serialize)]
+pub enum ClientVerify {
+    /// No CertificateRequest is sent.
+    None,
+    /// A certificate is requested; none is fine, a bad one still aborts unless ignored.
+    Optional(Trust),
+    /// A certificate is required.
+    Required(Trust),
+}
+
+/// The trust material of a verifying policy.
+#[derive(Clone, Debug, Serialize)]
+pub struct Trust {
+    /// `ca-file`: trusted and advertised as acceptable CA names; intermediates
+    /// in it complete client chains.
+    pub ca_file: Option<Arc<CaBundle>>,
+    /// `ca-verify-file`: trusted, not advertised.
+    pub ca_verify_file: Option<Arc<CaBundle>>,
+    pub crl: Option<Arc<CrlSet>>,
+}
+
+/// `ca-ignore-err` / `crt-ignore-err`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct IgnoreErrors {
+    pub ca: ErrorSet,
+    pub crt: ErrorSet,
+}
+
+/// A set of OpenSSL X509 verify error ids.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub enum ErrorSet {
+    #[default]
+    Nothing,
+    All,
+    Ids(Vec<u32>),
+}
+
+/// TLS protocol parameters shared by binds and servers.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct TlsParams {
+    pub min_version: Option<TlsVersion>,
+    pub max_version: Option<TlsVersion>,
+    /// TLS ≤ 1.2 cipher suites as OpenSSL names, already narrowed to those the
+    /// TLS stack implements; `None` = the stack's defaults.
+    pub ciphers: Option<Vec<String>>,
+    /// TLS 1.3 suites (`ciphersuites`).
+    pub ciphersuites: Option<Vec<String>>,
+    /// Key-exchange groups (`curves` / `ecdhe`).
+    pub curves: Option<Vec<String>>,
+    pub alpn: Option<Vec<String>>,
+    pub no_tls_tickets: bool,
+    pub prefer_client_ciphers: bool,
+}
+
+/// The TLS versions portcullis can speak.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub enum TlsVersion {
+    Tls12,
+    Tls13,
+}
+
+// ---------------------------------------------------------------------------
+// Servers and upstream TLS
+
+/// One `server` line (with `default-server` settings merged in).
+#[derive(Clone, Debug, Serialize)]
+pub struct Server {
+    pub name: String,
+    pub origin: String,
+    pub address: ServerAddr,
+    pub weight: u32,
+    pub backup: bool,
+    pub disabled: bool,
+    pub maxconn: Option<u32>,
+    pub send_proxy: bool,
+    pub check: Option<ServerCheck>,
+    pub tls: Option<ServerTls>,
+}
+
+/// Where a server is.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub enum ServerAddr {
+    /// `port` is `None` when the server line has none (use the client's port).
+    Inet {
+        host: String,
+        port: Option<u16>,
+    },
+    Unix(PathBuf),
+}
+
+/// Health checking of one server (`check` and its settings).
+#[derive(Clone, Debug, Serialize)]
+pub struct ServerCheck {
+    pub inter: Millis,
+    pub fastinter: Option<Millis>,
+    pub downinter: Option<Millis>,
+    pub rise: u32,
+    pub fall: u32,
+    pub port: Option<u16>,
+    pub addr: Option<String>,
+    /// `check-ssl`: checks speak TLS even when `port`/`addr` redirect them.
+    pub ssl: bool,
+    pub sni: Option<String>,
+}
+
+/// TLS to a server.
+#[derive(Clone, Debug, Serialize)]
+pub struct ServerTls {
+    pub verify: ServerVerify,
+    /// `crt`: client certificate presented when the server asks for one.
+    pub client_cert: Option<Arc<CertKey>>,
+    /// `sni <expr>`.
+    pub sni: Option<Sample>,
+    pub params: TlsParams,
+    /// `no-ssl-reuse` turns TLS session resumption to this server off.
+    pub session_reuse: bool,
+}
+
+/// Verification of a server certificate.
+#[derive(Clone, Debug, Serialize)]
+pub enum ServerVerify {
+    None,
+    Required {
+        ca: Arc<CaBundle>,
+        crl: Option<Arc<CrlSet>>,
+        /// `verifyhost`: the name to check when no SNI is sent.
+        verifyhost: Option<String>,
+    },
+}
+
+// ---------------------------------------------------------------------------
+// Rules
+
+/// A `tcp-request connection|content` rule.
+#[derive(Clone, Debug, Serialize)]
+pub struct TcpRule {
+    pub action: TcpAction,
+    pub cond: Option<Condition>,
+    pub origin: String,
+}
+
+/// Actions of tcp-request rules.
+#[derive(Clone, Debug, Serialize)]
+pub enum TcpAction {
+    Accept,
+    Reject,
+    /// `expect-proxy layer4`.
+    ExpectProxy,
+    SetVar {
+        var: expr::VarName,
+        value: Sample,
+    },
+    UnsetVar(expr::VarName),
+    /// `tcp-request inspect-delay` is not a rule but lives with them.
+    InspectDelay(Millis),
+}
+
+/// An `http-request` or `http-response` rule.
+#[derive(Clone, Debug, Serialize)]
+pub struct HttpRule {
+    pub action: HttpAction,
+    pub cond: Option<Condition>,
+    pub origin: String,
+}
+
+/// Actions of http-request / http-response rules.
+#[derive(Clone, Debug, Serialize)]
+pub enum HttpAction {
+    Allow,
+    SetHeader {
+        name: String,
+        value: LogFormat,
+    },
+    AddHeader {
+        name: String,
+        value: LogFormat,
+    },
+    DelHeader {
+        name: String,
+        method: HeaderMatch,
+    },
+    ReplaceHeader {
+        name: String,
+        regex: String,
+        replacement: LogFormat,
+    },
+    ReplaceValue {
+        name: String,
+        regex: String,
+        replacement: LogFormat,
+    },
+    SetPath(LogFormat),
+    SetQuery(LogFormat),
+    SetVar {
+        var: expr::VarName,
+        value: Sample,
+    },
+    UnsetVar(expr::VarName),
+    Deny(Reply),
+    Return(Reply),
+    Redirect(Redirect),
+    Auth {
+        realm: Option<String>,
+    },
+}
+
+/// How `del-header -m` matches names.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub enum HeaderMatch {
+    #[default]
+    Str,
+    Beg,
+    End,
+    Sub,
+    Reg,
+}
+
+/// A response produced by the proxy (`deny`, `return`).
+#[derive(Clone, Debug, Serialize)]
+pub struct Reply {
+    pub status: u16,
+    pub content_type: Option<String>,
+    pub body: ReplyBody,
+    pub headers: Vec<(String, LogFormat)>,
+}
+
+/// Payload of a [`Reply`].
+#[derive(Clone, Debug, Serialize)]
+pub enum ReplyBody {
+    /// HAProxy's built-in error page for the status (or the proxy's errorfile).
+    Default,
+    /// No payload.
+    Empty,
+    Text(String),
+    Format(LogFormat),
+    /// `file` / `errorfile`: read at check time.
+    File {
+        path: PathBuf,
+        #[serde(skip)]
+        content: Arc<Vec<u8>>,
+        /// `errorfile`: the file is a complete raw HTTP response.
+        raw_response: bool,
+    },
+}
+
+/// `redirect location|prefix|scheme`.
+#[derive(Clone, Debug, Serialize)]
+pub struct Redirect {
+    pub kind: RedirectKind,
+    pub code: u16,
+    pub drop_query: bool,
+    pub append_slash: bool,
+}
+
+/// What a redirect replaces.
+#[derive(Clone, Debug, Serialize)]
+pub enum RedirectKind {
+    Location(LogFormat),
+    Prefix(LogFormat),
+    Scheme(LogFormat),
+}

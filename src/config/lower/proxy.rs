@@ -1,0 +1,1398 @@
+//! Lowering of proxy sections (`defaults`, `frontend`, `backend`, `listen`).
+//!
+//! A proxy starts as a copy of its defaults (the last anonymous/implicit one
+//! above it, or the one named by `from`), exactly HAProxy's model, then each line
+//! updates it. `finish` resolves backend names and modes once every section is
+//! known and splits listens into their frontend and backend halves.
+
+use super::bind::lower_bind;
+use super::global::log_target;
+use super::rules::{self, RuleKind};
+use super::server::{ServerTemplate, lower_server};
+use super::values::{ip_net, time_ms, uint};
+use super::{Lowerer, arg, extra_words, place};
+use crate::config::ast::{Section, SectionKind};
+use crate::config::expr::{self, ExprCtx, Stage};
+use crate::config::keywords::{self, Context};
+use crate::config::word::{Line, Word};
+use crate::diag::{Diagnostic, Span, did_you_mean};
+use crate::ir::expr::{Condition, LogFormat, Mode};
+use crate::ir::{
+    self, Backend, BackendTarget, Balance, Config, ErrorFile, ForwardFor, Frontend, HealthCheck,
+    HttpCheckExpect, HttpCheckRequest, LogStyle, NamedAcl, ProxyCommon, Stats, Timeouts,
+    UseBackend, Userlist,
+};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Status codes `errorfile` may replace (HAProxy 2.6).
+const ERRORFILE_CODES: &[u16] = &[
+    200, 400, 401, 403, 404, 405, 407, 408, 410, 413, 425, 429, 500, 501, 502, 503, 504,
+];
+
+/// A proxy being built: every setting a proxy keyword can touch.
+#[derive(Clone)]
+pub(crate) struct ProxyBuilder {
+    pub kind: SectionKind,
+    pub name: String,
+    pub origin: String,
+    pub span: Span,
+    pub mode: Mode,
+    pub timeouts: Timeouts,
+    pub log: ir::ProxyLog,
+    pub acls: Vec<NamedAcl>,
+    pub tcp_request_connection: Vec<ir::TcpRule>,
+    pub tcp_request_content: Vec<ir::TcpRule>,
+    pub http_request: Vec<ir::HttpRule>,
+    pub http_response: Vec<ir::HttpRule>,
+    pub forward_for: Option<ForwardFor>,
+    pub http_server_close: bool,
+    pub errorfiles: Vec<ErrorFile>,
+    pub stats: StatsBuilder,
+    pub binds: Vec<ir::Bind>,
+    pub maxconn: Option<u32>,
+    pub use_backend: Vec<PendingUseBackend>,
+    pub default_backend: Option<Word>,
+    pub monitor_uri: Option<String>,
+    pub balance: Balance,
+    pub servers: Vec<ir::Server>,
+    pub server_names: HashMap<String, Span>,
+    pub default_server: ServerTemplate,
+    pub retries: Option<u32>,
+    pub redispatch: Option<i32>,
+    pub health: HealthCheck,
+    pub http_check_used: Option<Span>,
+}
+
+/// `use_backend` before backend names are resolved.
+#[derive(Clone)]
+pub(crate) struct PendingUseBackend {
+    pub name: Word,
+    pub dynamic: Option<LogFormat>,
+    pub cond: Option<Condition>,
+}
+
+/// `stats …` lines collected before deciding whether the page is on.
+#[derive(Clone, Default)]
+pub(crate) struct StatsBuilder {
+    pub enabled: bool,
+    pub uri: Option<String>,
+    pub realm: Option<String>,
+    pub auth: Vec<(String, String)>,
+    pub admin: Option<Condition>,
+    pub refresh: Option<u64>,
+}
+
+impl ProxyBuilder {
+    fn fresh() -> Self {
+        ProxyBuilder {
+            kind: SectionKind::Defaults,
+            name: String::new(),
+            origin: String::new(),
+            span: Span {
+                file: crate::diag::FileId(0),
+                start: 0,
+                end: 0,
+            },
+            mode: Mode::Tcp,
+            timeouts: Timeouts::default(),
+            log: ir::ProxyLog::default(),
+            acls: Vec::new(),
+            tcp_request_connection: Vec::new(),
+            tcp_request_content: Vec::new(),
+            http_request: Vec::new(),
+            http_response: Vec::new(),
+            forward_for: None,
+            http_server_close: false,
+            errorfiles: Vec::new(),
+            stats: StatsBuilder::default(),
+            binds: Vec::new(),
+            maxconn: None,
+            use_backend: Vec::new(),
+            default_backend: None,
+            monitor_uri: None,
+            balance: Balance::RoundRobin,
+            servers: Vec::new(),
+            server_names: HashMap::new(),
+            default_server: ServerTemplate::default(),
+            retries: None,
+            redispatch: None,
+            health: HealthCheck::default(),
+            http_check_used: None,
+        }
+    }
+
+    fn has_frontend(&self) -> bool {
+        matches!(self.kind, SectionKind::Frontend | SectionKind::Listen)
+    }
+
+    fn has_backend(&self) -> bool {
+        matches!(self.kind, SectionKind::Backend | SectionKind::Listen)
+    }
+
+    /// The expression context for rules of this proxy.
+    pub fn expr_ctx<'a>(
+        &'a self,
+        stage: Stage,
+        context: &'a str,
+        acl_exists: &'a dyn Fn(&str) -> bool,
+    ) -> ExprCtx<'a> {
+        ExprCtx {
+            mode: self.mode,
+            stage,
+            acl_exists,
+            context,
+        }
+    }
+
+    /// Parses a condition and warns where a named ACL it uses can never match
+    /// at this stage (HAProxy's "acl 'x' will never match").
+    pub fn condition(
+        &self,
+        cx: &mut Lowerer,
+        words: &[Word],
+        ctx: &ExprCtx,
+    ) -> Result<Condition, Diagnostic> {
+        let cond = expr::parse_condition(words, ctx, cx.diags).ok_or_else(silent)?;
+        for term in cond.any_of.iter().flatten() {
+            if let crate::ir::expr::AclRef::Named(name) = &term.acl
+                && let Some(acl) = self.acls.iter().find(|a| &a.name == name)
+            {
+                expr::check_named_acl_use(name, &acl.terms, ctx, term.span, cx.diags);
+            }
+        }
+        Ok(cond)
+    }
+
+    /// Names of the ACLs declared so far.
+    pub fn acl_names(&self) -> Vec<String> {
+        self.acls.iter().map(|a| a.name.clone()).collect()
+    }
+}
+
+/// A `defaults` section once lowered.
+struct Defaults {
+    name: Option<String>,
+    span: Span,
+    builder: ProxyBuilder,
+    explicit: bool,
+    implicit: bool,
+}
+
+/// Every proxy section of the configuration, in order.
+#[derive(Default)]
+pub(crate) struct ProxySet {
+    defaults: Vec<Defaults>,
+    /// Index of the last defaults section seen (the implicit one).
+    last_defaults: Option<usize>,
+    proxies: Vec<ProxyBuilder>,
+}
+
+impl ProxySet {
+    /// Lowers one proxy section.
+    pub fn section(&mut self, cx: &mut Lowerer, section: &Section) {
+        let base = match self.base_for(cx, section) {
+            Some(b) => b,
+            None => return,
+        };
+        let mut p = base;
+        p.kind = section.kind;
+        p.name = section.name_str().to_string();
+        p.origin = cx.origin(section.span());
+        p.span = section.span();
+        if section.kind != SectionKind::Defaults {
+            // Instances never inherit these from defaults.
+            p.binds.clear();
+            p.servers.clear();
+            p.server_names.clear();
+        }
+        let where_ = place(section);
+        for line in &section.lines {
+            if let Err(d) = proxy_line(cx, &mut p, line, &where_, section) {
+                cx.err(d);
+            }
+        }
+        if section.kind == SectionKind::Defaults {
+            if let Some(name) = &section.name
+                && let Some(prev) = self
+                    .defaults
+                    .iter()
+                    .find(|d| d.name.as_deref() == Some(name.text.as_str()))
+            {
+                let at = cx.origin(prev.span);
+                cx.warn(
+                    name.span,
+                    format!(
+                        "defaults section '{}' redefines the one declared at {at}",
+                        name.text
+                    ),
+                );
+            }
+            self.defaults.push(Defaults {
+                name: section.name.as_ref().map(|n| n.text.clone()),
+                span: section.span(),
+                builder: p,
+                explicit: false,
+                implicit: false,
+            });
+            self.last_defaults = Some(self.defaults.len() - 1);
+        } else {
+            self.proxies.push(p);
+        }
+    }
+
+    /// The starting point of a section: the defaults it inherits from.
+    fn base_for(&mut self, cx: &mut Lowerer, section: &Section) -> Option<ProxyBuilder> {
+        if let Some(from) = &section.from {
+            let found = self
+                .defaults
+                .iter()
+                .rposition(|d| d.name.as_deref() == Some(from.text.as_str()));
+            let Some(i) = found else {
+                let names: Vec<&str> = self
+                    .defaults
+                    .iter()
+                    .filter_map(|d| d.name.as_deref())
+                    .collect();
+                let mut d = Diagnostic::error(format!(
+                    "defaults section '{}' not found for {}",
+                    from.text,
+                    section.describe()
+                ))
+                .at(from.span)
+                .label("no such defaults section above");
+                d = match did_you_mean(&from.text, names.iter().copied()) {
+                    Some(s) => d.help(format!("did you mean '{s}'?")),
+                    None => d.help(
+                        "declare 'defaults <name>' before the sections that use it with 'from'",
+                    ),
+                };
+                cx.err(d);
+                return None;
+            };
+            self.defaults[i].explicit = true;
+            if self.defaults[i].implicit {
+                mix_error(cx, &self.defaults[i], from.span);
+            }
+            return Some(self.defaults[i].builder.clone());
+        }
+        if section.kind == SectionKind::Defaults {
+            return Some(ProxyBuilder::fresh());
+        }
+        match self.last_defaults {
+            Some(i) => {
+                self.defaults[i].implicit = true;
+                if self.defaults[i].explicit {
+                    mix_error(cx, &self.defaults[i], section.keyword.span);
+                }
+                Some(self.defaults[i].builder.clone())
+            }
+            None => Some(ProxyBuilder::fresh()),
+        }
+    }
+
+    /// Resolves cross references and produces the IR.
+    pub fn finish(self, cx: &mut Lowerer, userlists: Vec<Userlist>) -> Option<Config> {
+        // Names must be unique among proxies sharing a capability.
+        let mut seen_fe: HashMap<&str, &ProxyBuilder> = HashMap::new();
+        let mut seen_be: HashMap<&str, &ProxyBuilder> = HashMap::new();
+        for p in &self.proxies {
+            for (has, seen) in [
+                (p.has_frontend(), &mut seen_fe),
+                (p.has_backend(), &mut seen_be),
+            ] {
+                if !has {
+                    continue;
+                }
+                if let Some(prev) = seen.get(p.name.as_str()) {
+                    cx.err(
+                        Diagnostic::error(format!(
+                            "{} '{}' has the same name as {} '{}' declared at {}",
+                            kind_word(p.kind),
+                            p.name,
+                            kind_word(prev.kind),
+                            prev.name,
+                            prev.origin
+                        ))
+                        .at(p.span)
+                        .help("give every frontend and every backend a distinct name"),
+                    );
+                } else {
+                    seen.insert(&p.name, p);
+                }
+            }
+        }
+        let backend_index: HashMap<&str, usize> = self
+            .proxies
+            .iter()
+            .filter(|p| p.has_backend())
+            .enumerate()
+            .map(|(i, p)| (p.name.as_str(), i))
+            .collect();
+        let backend_modes: Vec<(Mode, String)> = self
+            .proxies
+            .iter()
+            .filter(|p| p.has_backend())
+            .map(|p| (p.mode, p.origin.clone()))
+            .collect();
+        let mut frontends = Vec::new();
+        let mut backends = Vec::new();
+        let mut listeners = 0usize;
+        for p in &self.proxies {
+            check_userlists(cx, p, &userlists);
+            missing_timeouts_warning(cx, p);
+            if p.http_check_used.is_some() && p.health.http.is_none() && p.has_backend() {
+                cx.warn(
+                    p.span,
+                    format!(
+                        "{} '{}' uses http-check rules without 'option httpchk', so the rules are ignored",
+                        kind_word(p.kind),
+                        p.name
+                    ),
+                );
+            }
+            let common = common_of(p);
+            if p.has_frontend() {
+                listeners += p.binds.len();
+                let resolve = |cx: &mut Lowerer, w: &Word, what: &str| -> Option<usize> {
+                    match backend_index.get(w.text.as_str()) {
+                        Some(&i) => {
+                            let (mode, origin) = &backend_modes[i];
+                            if p.mode == Mode::Http && *mode == Mode::Tcp {
+                                cx.err(
+                                    Diagnostic::error(format!(
+                                        "http {} '{}' ({}) tries to use incompatible tcp backend '{}' ({}) as its {what} (see 'mode')",
+                                        kind_word(p.kind), p.name, p.origin, w.text, origin
+                                    ))
+                                    .at(w.span)
+                                    .help("set 'mode http' in the backend, or 'mode tcp' in the frontend"),
+                                );
+                            }
+                            Some(i)
+                        }
+                        None => {
+                            let names: Vec<&str> = backend_index.keys().copied().collect();
+                            let mut d = Diagnostic::error(format!(
+                                "Proxy '{}': unable to find required {what}: '{}'",
+                                p.name, w.text
+                            ))
+                            .at(w.span)
+                            .label("no backend or listen has this name");
+                            if let Some(s) = did_you_mean(&w.text, names) {
+                                d = d.help(format!("did you mean '{s}'?"));
+                            }
+                            cx.err(d);
+                            None
+                        }
+                    }
+                };
+                let default_backend = match &p.default_backend {
+                    Some(w) => resolve(cx, w, "default_backend"),
+                    None if p.kind == SectionKind::Listen => {
+                        backend_index.get(p.name.as_str()).copied()
+                    }
+                    None => None,
+                };
+                let mut use_backend = Vec::new();
+                for u in &p.use_backend {
+                    let target = match &u.dynamic {
+                        Some(fmt) => BackendTarget::Dynamic(fmt.clone()),
+                        None => match resolve(cx, &u.name, "use_backend") {
+                            Some(i) => BackendTarget::Static(i),
+                            None => continue,
+                        },
+                    };
+                    use_backend.push(UseBackend {
+                        target,
+                        cond: u.cond.clone(),
+                    });
+                }
+                frontends.push(Frontend {
+                    common: common.clone(),
+                    binds: p.binds.clone(),
+                    maxconn: p.maxconn,
+                    use_backend,
+                    default_backend,
+                    monitor_uri: p.monitor_uri.clone(),
+                });
+            }
+            if p.has_backend() {
+                backends.push(Backend {
+                    common,
+                    balance: p.balance.clone(),
+                    servers: p.servers.clone(),
+                    retries: p.retries.unwrap_or(3),
+                    redispatch: p.redispatch,
+                    health_check: p.health.clone(),
+                });
+            }
+        }
+        if listeners == 0 {
+            cx.diags.push(
+                Diagnostic::warning("configuration has no listener: portcullis would not start")
+                    .help("add a 'frontend' or 'listen' section with a 'bind' line"),
+            );
+        }
+        Some(Config {
+            global: cx.global.clone(),
+            frontends,
+            backends,
+            userlists,
+        })
+    }
+}
+
+/// `http_auth(L)` / `http_auth_group(L)` must name a declared userlist.
+fn check_userlists(cx: &mut Lowerer, p: &ProxyBuilder, userlists: &[Userlist]) {
+    use crate::ir::expr::{AclRef, AclTerm};
+    let mut terms: Vec<(&AclTerm, Option<Span>)> = p
+        .acls
+        .iter()
+        .flat_map(|a| a.terms.iter().map(|t| (t, None)))
+        .collect();
+    let conds = p
+        .http_request
+        .iter()
+        .chain(&p.http_response)
+        .filter_map(|r| r.cond.as_ref())
+        .chain(
+            p.tcp_request_connection
+                .iter()
+                .chain(&p.tcp_request_content)
+                .filter_map(|r| r.cond.as_ref()),
+        )
+        .chain(p.use_backend.iter().filter_map(|u| u.cond.as_ref()));
+    for c in conds {
+        for t in c.any_of.iter().flatten() {
+            if let AclRef::Anonymous(term) = &t.acl {
+                terms.push((term, Some(t.span)));
+            }
+        }
+    }
+    for (term, span) in terms {
+        for name in term.sample.userlists() {
+            if !userlists.iter().any(|u| u.name == name) {
+                cx.err(
+                    Diagnostic::error(format!(
+                        "{} '{}': unable to find userlist '{name}'",
+                        kind_word(p.kind),
+                        p.name
+                    ))
+                    .at(span.unwrap_or(p.span))
+                    .help(format!("declare it with a 'userlist {name}' section")),
+                );
+            }
+        }
+    }
+}
+
+/// HAProxy 2.6.12 prints an ALERT for this but still loads the configuration
+/// (exit 0), so it is a warning here.
+fn mix_error(cx: &mut Lowerer, d: &Defaults, at: Span) {
+    let origin = cx.origin(d.span);
+    cx.diags.push(
+        Diagnostic::warning(format!(
+            "defaults section '{}' (declared at {origin}) is explicitly referenced by another proxy and implicitly used here",
+            d.name.as_deref().unwrap_or("")
+        ))
+        .at(at)
+        .help("to avoid any ambiguity don't mix both usages: add 'from <name>' to every proxy using it, or add a last defaults section that is not explicitly used"),
+    );
+}
+
+fn kind_word(k: SectionKind) -> &'static str {
+    k.as_str()
+}
+
+fn common_of(p: &ProxyBuilder) -> ProxyCommon {
+    let stats = p.stats.enabled.then(|| Stats {
+        uri: p
+            .stats
+            .uri
+            .clone()
+            .unwrap_or_else(|| "/haproxy?stats".to_string()),
+        realm: p.stats.realm.clone(),
+        auth: p.stats.auth.clone(),
+        admin: p.stats.admin.clone(),
+        refresh: p.stats.refresh,
+    });
+    ProxyCommon {
+        name: p.name.clone(),
+        origin: p.origin.clone(),
+        mode: p.mode,
+        timeouts: p.timeouts.clone(),
+        log: p.log.clone(),
+        acls: p.acls.clone(),
+        tcp_request_connection: p.tcp_request_connection.clone(),
+        tcp_request_content: p.tcp_request_content.clone(),
+        http_request: p.http_request.clone(),
+        http_response: p.http_response.clone(),
+        forward_for: p.forward_for.clone(),
+        http_server_close: p.http_server_close,
+        errorfiles: p.errorfiles.clone(),
+        stats,
+    }
+}
+
+fn missing_timeouts_warning(cx: &mut Lowerer, p: &ProxyBuilder) {
+    let mut missing = Vec::new();
+    if p.has_frontend() && p.timeouts.client.is_none() {
+        missing.push("'client'");
+    }
+    if p.has_backend() && p.timeouts.connect.is_none() {
+        missing.push("'connect'");
+    }
+    if p.has_backend() && p.timeouts.server.is_none() {
+        missing.push("'server'");
+    }
+    if !missing.is_empty() {
+        cx.diags.push(
+            Diagnostic::warning(format!("missing timeouts for {} '{}'", kind_word(p.kind), p.name))
+                .at(p.span)
+                .note("while not properly invalid, you will certainly encounter various problems with such a configuration")
+                .help(format!("set these timeouts to a non-zero value: {}", missing.join(", "))),
+        );
+    }
+}
+
+/// Applies one line of a proxy section.
+fn proxy_line(
+    cx: &mut Lowerer,
+    p: &mut ProxyBuilder,
+    line: &Line,
+    where_: &str,
+    section: &Section,
+) -> Result<(), Diagnostic> {
+    let w = &line.words;
+    let kw = &w[0];
+    // `no option x` / `default option x`.
+    if matches!(kw.text.as_str(), "no" | "default") {
+        let next = arg(w, 1, kw, "'option' or 'log'")?;
+        return match next.text.as_str() {
+            // `default option x` restores the built-in setting, which is "off" for
+            // every option portcullis supports: the same as `no option x`.
+            "option" => option_line(cx, p, line, 2, true, where_),
+            "log" if kw.text == "no" => {
+                p.log.targets.clear();
+                p.log.global = false;
+                extra_words(line, 2, "no log").map_or(Ok(()), Err)
+            }
+            _ => Err(Diagnostic::error(format!(
+                "negation/default is only supported for options and log, not '{}'",
+                next.text
+            ))
+            .at(kw.span.to(next.span))),
+        };
+    }
+    let name = kw.text.as_str();
+    // Multi-word keywords are looked up with their second word.
+    let full = match name {
+        "timeout" | "option" | "stats" | "http-check" | "tcp-request" => match w.get(1) {
+            Some(second) => format!("{name} {}", second.text),
+            None => name.to_string(),
+        },
+        _ => name.to_string(),
+    };
+    if let Some(caps) = keywords::proxy_sections(&full).or_else(|| keywords::proxy_sections(name))
+        && !section_allows(section.kind, caps)
+        && keywords::lookup(Context::Proxy, &full)
+            .or_else(|| keywords::lookup(Context::Proxy, name))
+            .is_some()
+    {
+        let words_span = if full != name {
+            kw.span.to(w[1].span)
+        } else {
+            kw.span
+        };
+        return capability_mismatch(cx, p, kw, words_span, &full, section);
+    }
+    match name {
+        "mode" => {
+            let m = arg(w, 1, kw, "'http' or 'tcp'")?;
+            p.mode = match m.text.as_str() {
+                "http" => Mode::Http,
+                "tcp" => Mode::Tcp,
+                "health" => {
+                    return Err(Diagnostic::error(
+                        "'mode health' was removed from HAProxy and is not supported",
+                    )
+                    .at(m.span)
+                    .help("use 'monitor-uri' in an http frontend"));
+                }
+                other => {
+                    return Err(Diagnostic::error(format!("unknown proxy mode '{other}'"))
+                        .at(m.span)
+                        .help("use 'mode http' or 'mode tcp'"));
+                }
+            };
+            extra_words(line, 2, "mode").map_or(Ok(()), Err)
+        }
+        "bind" => {
+            if let Some(b) = lower_bind(cx, line, where_) {
+                p.binds.push(b);
+            }
+            Ok(())
+        }
+        "server" | "default-server" => lower_server(cx, p, line, where_),
+        "default_backend" => {
+            let b = arg(w, 1, kw, "a backend name")?;
+            p.default_backend = Some(b.clone());
+            extra_words(line, 2, "default_backend").map_or(Ok(()), Err)
+        }
+        "use_backend" => {
+            let b = arg(w, 1, kw, "a backend name")?;
+            let ctx_text = format!("'use_backend' rule in {where_}");
+            let names = p.acl_names();
+            let exists = |n: &str| names.iter().any(|a| a == n);
+            let ctx = p.expr_ctx(
+                if p.mode == Mode::Http {
+                    Stage::HttpRequest
+                } else {
+                    Stage::TcpContent
+                },
+                &ctx_text,
+                &exists,
+            );
+            let dynamic = if b.text.contains("%[") {
+                Some(expr::parse_log_format(b, &ctx, cx.diags).ok_or_else(silent)?)
+            } else {
+                None
+            };
+            let cond = match w.get(2) {
+                None => None,
+                Some(_) => Some(p.condition(cx, &w[2..], &ctx)?),
+            };
+            p.use_backend.push(PendingUseBackend {
+                name: b.clone(),
+                dynamic,
+                cond,
+            });
+            Ok(())
+        }
+        "acl" => {
+            let n = arg(w, 1, kw, "a name and a criterion")?;
+            if !crate::config::parser::valid_name(&n.text) {
+                return Err(Diagnostic::error(format!("invalid ACL name '{}'", n.text))
+                    .at(n.span)
+                    .help("ACL names use letters, digits, '-', '_', '.' and ':'"));
+            }
+            arg(w, 2, kw, "a criterion after the ACL name")?;
+            let ctx_text = format!("acl '{}' in {where_}", n.text);
+            let exists = |_: &str| false;
+            let ctx = p.expr_ctx(Stage::Acl, &ctx_text, &exists);
+            let term = expr::parse_acl_criterion(&w[2..], &ctx, cx.diags).ok_or_else(silent)?;
+            match p.acls.iter_mut().find(|a| a.name == n.text) {
+                Some(a) => a.terms.push(term),
+                None => p.acls.push(NamedAcl {
+                    name: n.text.clone(),
+                    terms: vec![term],
+                }),
+            }
+            Ok(())
+        }
+        "http-request" | "http-response" => {
+            let kind = if name == "http-request" {
+                RuleKind::HttpRequest
+            } else {
+                RuleKind::HttpResponse
+            };
+            if p.mode == Mode::Tcp && section.kind != SectionKind::Defaults {
+                cx.warn(
+                    kw.span,
+                    format!("'{name}' rules are ignored because {where_} is in 'mode tcp'"),
+                );
+            }
+            let rule = rules::http_rule(cx, p, line, kind, where_)?;
+            match kind {
+                RuleKind::HttpRequest => p.http_request.push(rule),
+                _ => p.http_response.push(rule),
+            }
+            Ok(())
+        }
+        "tcp-request" => {
+            let sub = arg(w, 1, kw, "'connection', 'content' or 'inspect-delay'")?;
+            match sub.text.as_str() {
+                "connection" => {
+                    let r = rules::tcp_rule(cx, p, line, RuleKind::TcpConnection, where_)?;
+                    p.tcp_request_connection.push(r);
+                }
+                "content" => {
+                    let r = rules::tcp_rule(cx, p, line, RuleKind::TcpContent, where_)?;
+                    p.tcp_request_content.push(r);
+                }
+                "inspect-delay" => {
+                    let t = time_ms(arg(w, 2, sub, "a time")?, "tcp-request inspect-delay")?;
+                    p.tcp_request_content.insert(
+                        0,
+                        ir::TcpRule {
+                            action: ir::TcpAction::InspectDelay(t),
+                            cond: None,
+                            origin: cx.origin(line.span),
+                        },
+                    );
+                }
+                _ => {
+                    let combined = Word {
+                        text: format!("tcp-request {}", sub.text),
+                        span: kw.span.to(sub.span),
+                        quoted: false,
+                    };
+                    cx.unknown_keyword(Context::Proxy, &combined, where_);
+                }
+            }
+            Ok(())
+        }
+        "balance" => {
+            p.balance = balance(w, kw)?;
+            Ok(())
+        }
+        "timeout" => {
+            let which = arg(w, 1, kw, "a timeout name and a value")?;
+            let full_name = format!("timeout {}", which.text);
+            let value = || -> Result<u64, Diagnostic> {
+                time_ms(arg(w, 2, which, "a time value")?, &full_name)
+            };
+            let t = &mut p.timeouts;
+            let slot = match which.text.as_str() {
+                "client" => &mut t.client,
+                "server" => &mut t.server,
+                "connect" => &mut t.connect,
+                "http-request" => &mut t.http_request,
+                "http-keep-alive" => &mut t.http_keep_alive,
+                "queue" => &mut t.queue,
+                "tunnel" => &mut t.tunnel,
+                "client-fin" => &mut t.client_fin,
+                "server-fin" => &mut t.server_fin,
+                "check" => &mut t.check,
+                "tarpit" => &mut t.tarpit,
+                _ => {
+                    let combined = Word {
+                        text: full_name.clone(),
+                        span: kw.span.to(which.span),
+                        quoted: false,
+                    };
+                    cx.unknown_keyword(Context::Proxy, &combined, where_);
+                    return Ok(());
+                }
+            };
+            *slot = Some(value()?);
+            extra_words(line, 3, &full_name).map_or(Ok(()), Err)
+        }
+        "option" => option_line(cx, p, line, 1, false, where_),
+        "http-check" => http_check(cx, p, line, where_),
+        "retries" => {
+            p.retries = Some(uint(arg(w, 1, kw, "a number")?, "retries")?);
+            extra_words(line, 2, "retries").map_or(Ok(()), Err)
+        }
+        "maxconn" => {
+            p.maxconn = Some(uint(arg(w, 1, kw, "a number")?, "maxconn")?);
+            extra_words(line, 2, "maxconn").map_or(Ok(()), Err)
+        }
+        "log" => {
+            let first = arg(w, 1, kw, "'global' or a target")?;
+            if first.text == "global" {
+                p.log.global = true;
+                return extra_words(line, 2, "log global").map_or(Ok(()), Err);
+            }
+            let t = log_target(&w[1..], kw)?;
+            p.log.targets.push(t);
+            Ok(())
+        }
+        "log-format" => {
+            let f = arg(w, 1, kw, "a log-format string")?;
+            if let Some(extra) = extra_words(line, 2, "log-format") {
+                return Err(extra.help("quote the whole format or escape its spaces with '\\ '"));
+            }
+            let ctx_text = format!("'log-format' in {where_}");
+            let exists = |_: &str| false;
+            let ctx = p.expr_ctx(Stage::Log, &ctx_text, &exists);
+            let fmt = expr::parse_log_format(f, &ctx, cx.diags).ok_or_else(silent)?;
+            p.log.format = LogStyle::Custom(fmt);
+            Ok(())
+        }
+        "stats" => stats_line(cx, p, line, where_),
+        "errorfile" => {
+            let code = arg(w, 1, kw, "a status code and a file")?;
+            let file = arg(w, 2, kw, "a file after the status code")?;
+            let status = code
+                .text
+                .parse::<u16>()
+                .ok()
+                .filter(|c| ERRORFILE_CODES.contains(c));
+            let Some(status) = status else {
+                return Err(Diagnostic::error(format!(
+                    "'errorfile' : status code '{}' cannot be customized",
+                    code.text
+                ))
+                .at(code.span)
+                .help(format!(
+                    "codes: {}",
+                    ERRORFILE_CODES
+                        .iter()
+                        .map(u16::to_string)
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                )));
+            };
+            let content = std::fs::read(&file.text).map_err(|e| {
+                Diagnostic::error(format!(
+                    "'errorfile' : error opening file '{}' : {e}",
+                    file.text
+                ))
+                .at(file.span)
+            })?;
+            p.errorfiles.retain(|e| e.status != status);
+            p.errorfiles.push(ErrorFile {
+                status,
+                path: file.text.clone().into(),
+                content: Arc::new(content),
+            });
+            extra_words(line, 3, "errorfile").map_or(Ok(()), Err)
+        }
+        "monitor-uri" => {
+            let u = arg(w, 1, kw, "a URI")?;
+            p.monitor_uri = Some(u.text.clone());
+            extra_words(line, 2, "monitor-uri").map_or(Ok(()), Err)
+        }
+        _ => {
+            let combined = if full != name {
+                Word {
+                    text: full.clone(),
+                    span: kw.span.to(w[1].span),
+                    quoted: false,
+                }
+            } else {
+                kw.clone()
+            };
+            if keywords::known_to_haproxy(Context::Proxy, &full)
+                || !keywords::known_to_haproxy(Context::Proxy, name)
+            {
+                cx.unknown_keyword(Context::Proxy, &combined, where_);
+            } else {
+                cx.unknown_keyword(Context::Proxy, kw, where_);
+            }
+            Ok(())
+        }
+    }
+}
+
+/// A placeholder error meaning "already reported": the expression parsers
+/// push their own diagnostics and return `None`.
+pub(crate) fn silent() -> Diagnostic {
+    Diagnostic::error(String::new())
+}
+
+fn section_allows(kind: SectionKind, caps: [bool; 4]) -> bool {
+    match kind {
+        SectionKind::Defaults => caps[0],
+        SectionKind::Frontend => caps[1],
+        SectionKind::Listen => caps[2],
+        SectionKind::Backend => caps[3],
+        _ => true,
+    }
+}
+
+/// A keyword used in a section type that cannot use it: HAProxy warns and
+/// ignores it, except `server` which is fatal.
+fn capability_mismatch(
+    cx: &mut Lowerer,
+    p: &ProxyBuilder,
+    kw: &Word,
+    span: Span,
+    full: &str,
+    section: &Section,
+) -> Result<(), Diagnostic> {
+    let missing = if matches!(section.kind, SectionKind::Backend) {
+        "frontend"
+    } else {
+        "backend"
+    };
+    let shown = if full.starts_with("option ")
+        || full.starts_with("timeout ")
+        || full.starts_with("stats ")
+    {
+        full
+    } else {
+        kw.text.as_str()
+    };
+    if section.kind == SectionKind::Defaults {
+        return Err(
+            Diagnostic::error(format!("'{shown}' is not allowed in a defaults section"))
+                .at(kw.span)
+                .help("move it to the frontend, backend or listen sections that need it"),
+        );
+    }
+    if kw.text == "server" || kw.text == "default-server" {
+        return Err(Diagnostic::error(format!(
+            "'{}' not allowed because {} '{}' has no {missing} capability",
+            kw.text,
+            kind_word(p.kind),
+            p.name
+        ))
+        .at(kw.span)
+        .help("servers belong in a 'backend' or 'listen' section"));
+    }
+    cx.diags.push(
+        Diagnostic::warning(format!(
+            "'{shown}' ignored because {} '{}' has no {missing} capability",
+            kind_word(p.kind),
+            p.name
+        ))
+        .at(kw.span)
+        .help(if missing == "frontend" {
+            "move it to a 'frontend' or 'listen' section"
+        } else {
+            "move it to a 'backend' or 'listen' section"
+        })
+        .at(span),
+    );
+    Ok(())
+}
+
+fn balance(w: &[Word], kw: &Word) -> Result<Balance, Diagnostic> {
+    let algo = arg(w, 1, kw, "an algorithm")?;
+    let rest = &w[2..];
+    let no_extra = |b: Balance| -> Result<Balance, Diagnostic> {
+        match rest.first() {
+            Some(x) => Err(Diagnostic::error(format!(
+                "'balance {}' : unexpected argument '{}'",
+                algo.text, x.text
+            ))
+            .at(x.span)),
+            None => Ok(b),
+        }
+    };
+    let text = algo.text.as_str();
+    match text {
+        "roundrobin" => no_extra(Balance::RoundRobin),
+        "static-rr" => no_extra(Balance::StaticRr),
+        "leastconn" => no_extra(Balance::LeastConn),
+        "first" => no_extra(Balance::First),
+        "source" => no_extra(Balance::Source),
+        "uri" => {
+            let (mut whole, mut len, mut depth) = (false, None, None);
+            let mut i = 0;
+            while let Some(o) = rest.get(i) {
+                match o.text.as_str() {
+                    "whole" => whole = true,
+                    "len" | "depth" => {
+                        let v = uint(
+                            arg(rest, i + 1, o, "a number")?,
+                            &format!("balance uri {}", o.text),
+                        )?;
+                        i += 1;
+                        if o.text == "len" {
+                            len = Some(v)
+                        } else {
+                            depth = Some(v)
+                        }
+                    }
+                    "path-only" | "hash-type" => {
+                        return Err(Diagnostic::error(format!(
+                            "'balance uri {}' is not supported by portcullis",
+                            o.text
+                        ))
+                        .at(o.span));
+                    }
+                    _ => {
+                        return Err(Diagnostic::error(format!(
+                            "'balance uri' : unknown option '{}'",
+                            o.text
+                        ))
+                        .at(o.span)
+                        .help("options are whole, len <n> and depth <n>"));
+                    }
+                }
+                i += 1;
+            }
+            Ok(Balance::Uri { whole, len, depth })
+        }
+        t if t.starts_with("hdr(") => {
+            let name = t
+                .strip_prefix("hdr(")
+                .and_then(|s| s.strip_suffix(')'))
+                .unwrap_or("");
+            if name.is_empty() {
+                return Err(
+                    Diagnostic::error("'balance hdr' requires an http header field name")
+                        .at(algo.span)
+                        .help("write 'balance hdr(Host)'"),
+                );
+            }
+            let mut use_domain_only = false;
+            for o in rest {
+                if o.text == "use_domain_only" {
+                    use_domain_only = true;
+                } else {
+                    return Err(Diagnostic::error(format!(
+                        "'balance hdr()' : unexpected argument '{}'",
+                        o.text
+                    ))
+                    .at(o.span));
+                }
+            }
+            Ok(Balance::Hdr {
+                name: name.to_string(),
+                use_domain_only,
+            })
+        }
+        "hdr" => Err(
+            Diagnostic::error("'balance hdr' requires an http header field name")
+                .at(algo.span)
+                .help("write 'balance hdr(Host)'"),
+        ),
+        "url_param" | "random" | "hash" | "rdp-cookie" => Err(Diagnostic::error(format!(
+            "'balance {text}' is not supported by portcullis"
+        ))
+        .at(algo.span)
+        .help("supported: roundrobin, static-rr, leastconn, first, source, uri, hdr(<name>)")),
+        t if t.starts_with("rdp-cookie(") || t.starts_with("random(") => Err(Diagnostic::error(
+            format!("'balance {t}' is not supported by portcullis"),
+        )
+        .at(algo.span)),
+        _ => {
+            let algos = [
+                "roundrobin",
+                "static-rr",
+                "leastconn",
+                "first",
+                "source",
+                "uri",
+                "hdr",
+            ];
+            let mut d =
+                Diagnostic::error(format!("'balance' : unknown algorithm '{text}'")).at(algo.span);
+            if let Some(s) = did_you_mean(text, algos) {
+                d = d.help(format!("did you mean '{s}'?"));
+            }
+            Err(d)
+        }
+    }
+}
+
+fn option_line(
+    cx: &mut Lowerer,
+    p: &mut ProxyBuilder,
+    line: &Line,
+    at: usize,
+    negate: bool,
+    where_: &str,
+) -> Result<(), Diagnostic> {
+    let w = &line.words;
+    let opt = arg(w, at, &w[at - 1], "an option name")?;
+    let full = format!("option {}", opt.text);
+    let rest = &w[at + 1..];
+    let no_args = |n: &str| -> Result<(), Diagnostic> {
+        match rest.first() {
+            Some(x) => Err(Diagnostic::error(format!(
+                "'option {n}' : unexpected argument '{}'",
+                x.text
+            ))
+            .at(x.span)),
+            None => Ok(()),
+        }
+    };
+    match opt.text.as_str() {
+        "httplog" => {
+            if let Some(x) = rest.first().filter(|x| x.text != "clf") {
+                return Err(Diagnostic::error(format!(
+                    "'option httplog' : unexpected argument '{}'",
+                    x.text
+                ))
+                .at(x.span));
+            }
+            if !rest.is_empty() {
+                return Err(Diagnostic::error(
+                    "'option httplog clf' is not supported by portcullis",
+                )
+                .at(rest[0].span)
+                .help("use 'option httplog' or a 'log-format'"));
+            }
+            p.log.format = if negate {
+                LogStyle::Default
+            } else {
+                LogStyle::Http
+            };
+        }
+        "tcplog" => {
+            no_args("tcplog")?;
+            p.log.format = if negate {
+                LogStyle::Default
+            } else {
+                LogStyle::Tcp
+            };
+        }
+        "dontlognull" => {
+            no_args("dontlognull")?;
+            p.log.dont_log_null = !negate;
+        }
+        "http-server-close" => {
+            no_args("http-server-close")?;
+            p.http_server_close = !negate;
+        }
+        "redispatch" => {
+            let interval = match rest.first() {
+                Some(v) => Some(v.text.parse::<i32>().map_err(|_| {
+                    Diagnostic::error(format!(
+                        "'option redispatch' : invalid interval '{}'",
+                        v.text
+                    ))
+                    .at(v.span)
+                })?),
+                None => Some(-1),
+            };
+            p.redispatch = if negate { None } else { interval };
+        }
+        "forwardfor" => {
+            if negate {
+                p.forward_for = None;
+                return Ok(());
+            }
+            let mut ff = ForwardFor {
+                except: None,
+                header: "X-Forwarded-For".to_string(),
+                if_none: false,
+            };
+            let mut i = 0;
+            while let Some(o) = rest.get(i) {
+                match o.text.as_str() {
+                    "except" => {
+                        ff.except = Some(ip_net(
+                            arg(rest, i + 1, o, "a network")?,
+                            "option forwardfor except",
+                        )?);
+                        i += 1;
+                    }
+                    "header" => {
+                        ff.header = arg(rest, i + 1, o, "a header name")?.text.clone();
+                        i += 1;
+                    }
+                    "if-none" => ff.if_none = true,
+                    _ => {
+                        return Err(Diagnostic::error(format!(
+                            "'option forwardfor' : unknown parameter '{}'",
+                            o.text
+                        ))
+                        .at(o.span)
+                        .help("parameters are except <network>, header <name> and if-none"));
+                    }
+                }
+                i += 1;
+            }
+            p.forward_for = Some(ff);
+        }
+        "httpchk" => {
+            if negate {
+                p.health.http = None;
+                return Ok(());
+            }
+            let mut req = HttpCheckRequest {
+                method: "OPTIONS".into(),
+                uri: "/".into(),
+                version: "HTTP/1.0".into(),
+                headers: Vec::new(),
+            };
+            match rest {
+                [] => {}
+                [uri] => req.uri = uri.text.clone(),
+                [m, uri] => {
+                    req.method = m.text.clone();
+                    req.uri = uri.text.clone();
+                }
+                [m, uri, ver, more @ ..] => {
+                    req.method = m.text.clone();
+                    req.uri = uri.text.clone();
+                    req.version = ver.text.clone();
+                    if let Some(x) = more.first() {
+                        return Err(Diagnostic::error(format!(
+                            "'option httpchk' : unexpected argument '{}'",
+                            x.text
+                        ))
+                        .at(x.span)
+                        .help("headers are added with 'http-check send hdr <name> <value>'"));
+                    }
+                }
+            }
+            p.health.http = Some(req);
+        }
+        _ => {
+            let combined = Word {
+                text: full,
+                span: w[at - 1].span.to(opt.span),
+                quoted: false,
+            };
+            cx.unknown_keyword(Context::Proxy, &combined, where_);
+        }
+    }
+    Ok(())
+}
+
+fn http_check(
+    cx: &mut Lowerer,
+    p: &mut ProxyBuilder,
+    line: &Line,
+    where_: &str,
+) -> Result<(), Diagnostic> {
+    let w = &line.words;
+    let kw = &w[0];
+    let sub = arg(w, 1, kw, "'send' or 'expect'")?;
+    p.http_check_used = Some(kw.span);
+    match sub.text.as_str() {
+        "send" => {
+            let req = p.health.http.get_or_insert_with(|| HttpCheckRequest {
+                method: "GET".into(),
+                uri: "/".into(),
+                version: "HTTP/1.0".into(),
+                headers: Vec::new(),
+            });
+            let mut i = 2;
+            while let Some(o) = w.get(i) {
+                let v = arg(w, i + 1, o, "a value")?;
+                match o.text.as_str() {
+                    "meth" => req.method = v.text.clone(),
+                    "uri" => req.uri = v.text.clone(),
+                    "ver" => req.version = v.text.clone(),
+                    "hdr" => {
+                        let val = arg(w, i + 2, o, "a header name and a value")?;
+                        req.headers.push((v.text.clone(), val.text.clone()));
+                        i += 1;
+                    }
+                    "body" | "uri-lf" | "body-lf" | "comment" => {
+                        return Err(Diagnostic::error(format!(
+                            "'http-check send {}' is not supported by portcullis",
+                            o.text
+                        ))
+                        .at(o.span));
+                    }
+                    _ => {
+                        return Err(Diagnostic::error(format!(
+                            "'http-check send' : unknown parameter '{}'",
+                            o.text
+                        ))
+                        .at(o.span)
+                        .help("parameters are meth, uri, ver and hdr"));
+                    }
+                }
+                i += 2;
+            }
+            // Written only in a backend with `option httpchk`; keep the request
+            // even when the option comes later.
+            Ok(())
+        }
+        "expect" => {
+            let mut i = 2;
+            let negate = w.get(i).is_some_and(|x| x.text == "!");
+            if negate {
+                i += 1;
+            }
+            let kind = arg(w, i, sub, "a match type and a pattern")?;
+            let pattern = arg(w, i + 1, kind, "a pattern")?;
+            match kind.text.as_str() {
+                "status" | "rstatus" | "string" | "rstring" => {}
+                other => {
+                    return Err(Diagnostic::error(format!(
+                        "'http-check expect' : unsupported match '{other}'"
+                    ))
+                    .at(kind.span)
+                    .help("portcullis supports status, rstatus, string and rstring"));
+                }
+            }
+            if kind.text.starts_with('r')
+                && let Err(e) = regex::Regex::new(&pattern.text)
+            {
+                return Err(Diagnostic::error(format!(
+                    "'http-check expect {}' : invalid regex: {e}",
+                    kind.text
+                ))
+                .at(pattern.span));
+            }
+            p.health.expect.push(HttpCheckExpect {
+                negate,
+                kind: kind.text.clone(),
+                pattern: pattern.text.clone(),
+            });
+            extra_words(line, i + 2, "http-check expect").map_or(Ok(()), Err)
+        }
+        _ => {
+            let combined = Word {
+                text: format!("http-check {}", sub.text),
+                span: kw.span.to(sub.span),
+                quoted: false,
+            };
+            cx.unknown_keyword(Context::Proxy, &combined, where_);
+            Ok(())
+        }
+    }
+}
+
+fn stats_line(
+    cx: &mut Lowerer,
+    p: &mut ProxyBuilder,
+    line: &Line,
+    where_: &str,
+) -> Result<(), Diagnostic> {
+    let w = &line.words;
+    let kw = &w[0];
+    let sub = arg(w, 1, kw, "a stats setting")?;
+    let s = &mut p.stats;
+    match sub.text.as_str() {
+        "enable" => {
+            s.enabled = true;
+            extra_words(line, 2, "stats enable").map_or(Ok(()), Err)
+        }
+        "uri" => {
+            s.uri = Some(arg(w, 2, sub, "a URI prefix")?.text.clone());
+            s.enabled = true;
+            extra_words(line, 3, "stats uri").map_or(Ok(()), Err)
+        }
+        "realm" => {
+            s.realm = Some(arg(w, 2, sub, "a realm")?.text.clone());
+            s.enabled = true;
+            extra_words(line, 3, "stats realm").map_or(Ok(()), Err)
+        }
+        "auth" => {
+            let up = arg(w, 2, sub, "user:password")?;
+            let Some((u, pw)) = up.text.split_once(':') else {
+                return Err(Diagnostic::error(format!(
+                    "'stats auth' expects user:password, got '{}'",
+                    up.text
+                ))
+                .at(up.span));
+            };
+            s.auth.push((u.to_string(), pw.to_string()));
+            s.enabled = true;
+            extra_words(line, 3, "stats auth").map_or(Ok(()), Err)
+        }
+        "refresh" => {
+            s.refresh = Some(time_ms(arg(w, 2, sub, "a time")?, "stats refresh")?);
+            s.enabled = true;
+            extra_words(line, 3, "stats refresh").map_or(Ok(()), Err)
+        }
+        "admin" => {
+            if w.len() < 4 || !matches!(w[2].text.as_str(), "if" | "unless") {
+                return Err(Diagnostic::error("'stats admin' requires a condition")
+                    .at(sub.span)
+                    .help("write 'stats admin if <condition>' (e.g. 'stats admin if TRUE')"));
+            }
+            let ctx_text = format!("'stats admin' in {where_}");
+            let names = p.acl_names();
+            let exists = |n: &str| names.iter().any(|a| a == n);
+            let ctx = p.expr_ctx(Stage::HttpRequest, &ctx_text, &exists);
+            let cond = p.condition(cx, &w[2..], &ctx)?;
+            p.stats.admin = Some(cond);
+            Ok(())
+        }
+        "socket" => Err(
+            Diagnostic::error("'stats socket' is only valid in the global section").at(sub.span),
+        ),
+        _ => {
+            let combined = Word {
+                text: format!("stats {}", sub.text),
+                span: kw.span.to(sub.span),
+                quoted: false,
+            };
+            cx.unknown_keyword(Context::Proxy, &combined, where_);
+            Ok(())
+        }
+    }
+}

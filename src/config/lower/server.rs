@@ -1,0 +1,390 @@
+//! Lowering of `server` and `default-server` lines.
+//!
+//! `default-server` fills a template; each `server` starts from a copy of it and
+//! applies its own options (the `no-<kw>` forms undo inherited flags), then the
+//! result is validated and its TLS material loaded.
+
+use super::bind::{cert_warnings, tls_error};
+use super::proxy::{ProxyBuilder, silent};
+use super::tlsopts;
+use super::values::{server_address, time_ms, uint, uint_in};
+use super::{Lowerer, arg};
+use crate::config::expr::{self, Stage};
+use crate::config::keywords::{self, Context};
+use crate::config::word::{Line, Word};
+use crate::diag::Diagnostic;
+use crate::ir::{self, ServerCheck, ServerTls, ServerVerify, ServerVerifyDefault, TlsParams};
+use crate::tls::CaSpec;
+
+/// Settings of a server before validation; `default-server` builds one too.
+#[derive(Clone, Default)]
+pub(crate) struct ServerTemplate {
+    ssl: Option<Word>,
+    verify: Option<(bool, Word)>,
+    ca_file: Option<Word>,
+    crl_file: Option<Word>,
+    crt: Option<Word>,
+    sni: Option<Word>,
+    verifyhost: Option<String>,
+    params: Option<TlsParams>,
+    ssl_reuse: Option<bool>,
+    check: Option<bool>,
+    check_ssl: bool,
+    check_sni: Option<String>,
+    inter: Option<u64>,
+    fastinter: Option<u64>,
+    downinter: Option<u64>,
+    rise: Option<u32>,
+    fall: Option<u32>,
+    port: Option<u16>,
+    addr: Option<String>,
+    weight: Option<u32>,
+    backup: bool,
+    maxconn: Option<u32>,
+    disabled: bool,
+    send_proxy: bool,
+    /// TLS-only options seen, for the "without ssl" warning.
+    tls_only: Vec<Word>,
+}
+
+/// Lowers a `server` or `default-server` line into the proxy.
+pub(crate) fn lower_server(
+    cx: &mut Lowerer,
+    p: &mut ProxyBuilder,
+    line: &Line,
+    where_: &str,
+) -> Result<(), Diagnostic> {
+    let w = &line.words;
+    let kw = &w[0];
+    if kw.text == "default-server" {
+        let mut t = p.default_server.clone();
+        apply_options(
+            cx,
+            &mut t,
+            &w[1..],
+            &format!("'default-server' in {where_}"),
+        )?;
+        p.default_server = t;
+        return Ok(());
+    }
+    let name = arg(w, 1, kw, "a name and an address")?;
+    let addr = arg(w, 2, kw, "an address after the server name")?;
+    if let Some(prev) = p.server_names.get(&name.text) {
+        let line_no = cx.map.location(*prev).line;
+        return Err(Diagnostic::error(format!(
+            "{where_}, another server named '{}' was already defined at line {line_no}, please use distinct names",
+            name.text
+        ))
+        .at(name.span)
+        .help("server names must be unique within a backend"));
+    }
+    let address = server_address(addr)?;
+    let place = format!("'server {}/{}'", p.name, name.text);
+    let mut t = p.default_server.clone();
+    apply_options(cx, &mut t, &w[3..], &place)?;
+    let server = finish(cx, p, t, name, address, &place)?;
+    p.server_names.insert(name.text.clone(), name.span);
+    p.servers.push(server);
+    Ok(())
+}
+
+fn apply_options(
+    cx: &mut Lowerer,
+    t: &mut ServerTemplate,
+    words: &[Word],
+    place: &str,
+) -> Result<(), Diagnostic> {
+    let mut i = 0;
+    while let Some(o) = words.get(i) {
+        let name = o.text.as_str();
+        let value = || arg(words, i + 1, o, "an argument");
+        let mut next = i + 2;
+        let params = |t: &mut ServerTemplate, cx: &Lowerer| -> TlsParams {
+            t.params
+                .clone()
+                .unwrap_or_else(|| cx.global.server_tls_defaults.clone())
+        };
+        match name {
+            "ssl" => {
+                t.ssl = Some(o.clone());
+                next = i + 1;
+            }
+            "no-ssl" => {
+                t.ssl = None;
+                next = i + 1;
+            }
+            "verify" => {
+                let v = value()?;
+                let required = match v.text.as_str() {
+                    "required" => true,
+                    "none" => false,
+                    other => {
+                        return Err(Diagnostic::error(format!(
+                            "'verify' : unknown verify method '{other}', only 'none' and 'required' are supported"
+                        ))
+                        .at(v.span));
+                    }
+                };
+                t.verify = Some((required, v.clone()));
+                t.tls_only.push(o.clone());
+            }
+            "ca-file" => {
+                t.ca_file = Some(value()?.clone());
+                t.tls_only.push(o.clone());
+            }
+            "crl-file" => {
+                t.crl_file = Some(value()?.clone());
+                t.tls_only.push(o.clone());
+            }
+            "crt" => {
+                t.crt = Some(value()?.clone());
+                t.tls_only.push(o.clone());
+            }
+            "sni" => {
+                t.sni = Some(value()?.clone());
+                t.tls_only.push(o.clone());
+            }
+            "verifyhost" => {
+                t.verifyhost = Some(value()?.text.clone());
+                t.tls_only.push(o.clone());
+            }
+            "no-verifyhost" => {
+                t.verifyhost = None;
+                next = i + 1;
+            }
+            "alpn" => {
+                let mut p = params(t, cx);
+                p.alpn = Some(tlsopts::alpn(value()?, name)?);
+                t.params = Some(p);
+            }
+            "ssl-min-ver" | "ssl-max-ver" => {
+                let mut p = params(t, cx);
+                tlsopts::version_bound(&mut p, o, value()?)?;
+                t.params = Some(p);
+            }
+            "ciphers" => {
+                let mut p = params(t, cx);
+                p.ciphers = Some(tlsopts::ciphers(value()?, name)?);
+                t.params = Some(p);
+            }
+            "ciphersuites" => {
+                let mut p = params(t, cx);
+                p.ciphersuites = Some(tlsopts::ciphersuites(value()?, name)?);
+                t.params = Some(p);
+            }
+            "no-tls-tickets" => {
+                let mut p = params(t, cx);
+                p.no_tls_tickets = true;
+                t.params = Some(p);
+                next = i + 1;
+            }
+            "no-ssl-reuse" | "ssl-reuse" => {
+                t.ssl_reuse = Some(name == "ssl-reuse");
+                next = i + 1;
+            }
+            "check" | "no-check" => {
+                t.check = Some(name == "check");
+                next = i + 1;
+            }
+            "check-ssl" | "no-check-ssl" => {
+                t.check_ssl = name == "check-ssl";
+                next = i + 1;
+            }
+            "check-sni" => t.check_sni = Some(value()?.text.clone()),
+            "inter" => t.inter = Some(positive_time(value()?, name)?),
+            "fastinter" => t.fastinter = Some(positive_time(value()?, name)?),
+            "downinter" => t.downinter = Some(positive_time(value()?, name)?),
+            "rise" => t.rise = Some(uint_in(value()?, name, 1, u32::MAX)?),
+            "fall" => t.fall = Some(uint_in(value()?, name, 1, u32::MAX)?),
+            "port" => t.port = Some(uint_in(value()?, name, 1, 65535)? as u16),
+            "addr" => t.addr = Some(value()?.text.clone()),
+            "weight" => {
+                let v = value()?;
+                t.weight = Some(uint(v, name).and_then(|n| {
+                    if n > 256 {
+                        Err(Diagnostic::error(format!(
+                            "weight of server is not within 0 and 256 ({n})"
+                        ))
+                        .at(v.span)
+                        .help("weights go from 0 (no load balancing) to 256"))
+                    } else {
+                        Ok(n)
+                    }
+                })?);
+            }
+            "backup" | "no-backup" => {
+                t.backup = name == "backup";
+                next = i + 1;
+            }
+            "maxconn" => t.maxconn = Some(uint(value()?, name)?),
+            "disabled" | "enabled" => {
+                t.disabled = name == "disabled";
+                next = i + 1;
+            }
+            "send-proxy" | "no-send-proxy" => {
+                t.send_proxy = name == "send-proxy";
+                next = i + 1;
+            }
+            _ => {
+                if keywords::lookup(Context::Server, name).is_none() {
+                    cx.unknown_keyword(Context::Server, o, place);
+                    return Err(silent());
+                }
+                return Err(
+                    Diagnostic::error(format!("server option '{name}' is not handled")).at(o.span),
+                );
+            }
+        }
+        i = next;
+    }
+    Ok(())
+}
+
+fn positive_time(w: &Word, what: &str) -> Result<u64, Diagnostic> {
+    let v = time_ms(w, what)?;
+    if v == 0 {
+        return Err(Diagnostic::error(format!(
+            "'{what}' expects a positive time, got '{}'",
+            w.text
+        ))
+        .at(w.span));
+    }
+    Ok(v)
+}
+
+/// Validates a server and loads its TLS material.
+fn finish(
+    cx: &mut Lowerer,
+    p: &ProxyBuilder,
+    t: ServerTemplate,
+    name: &Word,
+    address: ir::ServerAddr,
+    place: &str,
+) -> Result<ir::Server, Diagnostic> {
+    let check = t.check.unwrap_or(false).then(|| ServerCheck {
+        inter: t.inter.unwrap_or(2000),
+        fastinter: t.fastinter,
+        downinter: t.downinter,
+        rise: t.rise.unwrap_or(2),
+        fall: t.fall.unwrap_or(3),
+        port: t.port,
+        addr: t.addr.clone(),
+        ssl: t.check_ssl,
+        sni: t.check_sni.clone(),
+    });
+    let tls = match &t.ssl {
+        None => {
+            if let Some(first) = t.tls_only.first() {
+                cx.diags.push(
+                    Diagnostic::warning(format!(
+                        "'{}' has no effect on {place}: without 'ssl' the connection to the server is clear text",
+                        first.text
+                    ))
+                    .at(first.span)
+                    .help("add 'ssl' to the server line to speak TLS to it"),
+                );
+            }
+            None
+        }
+        Some(ssl_word) => Some(server_tls(cx, p, &t, ssl_word, place)?),
+    };
+    Ok(ir::Server {
+        name: name.text.clone(),
+        origin: cx.origin(name.span),
+        address,
+        weight: t.weight.unwrap_or(1),
+        backup: t.backup,
+        disabled: t.disabled,
+        maxconn: t.maxconn,
+        send_proxy: t.send_proxy,
+        check,
+        tls,
+    })
+}
+
+fn server_tls(
+    cx: &mut Lowerer,
+    p: &ProxyBuilder,
+    t: &ServerTemplate,
+    ssl_word: &Word,
+    place: &str,
+) -> Result<ServerTls, Diagnostic> {
+    let params = t
+        .params
+        .clone()
+        .unwrap_or_else(|| cx.global.server_tls_defaults.clone());
+    tlsopts::check_versions(&params, ssl_word)?;
+    let (required, explicit) = match &t.verify {
+        Some((r, w)) => (*r, Some(w.clone())),
+        None => (
+            cx.global.server_verify_default == ServerVerifyDefault::Required,
+            None,
+        ),
+    };
+    let verify = if required {
+        let Some(ca_word) = &t.ca_file else {
+            let d = match explicit {
+                Some(w) => Diagnostic::error(format!("{place} : verify is enabled but no CA file specified"))
+                    .at(w.span)
+                    .help("add 'ca-file <CA bundle>' (or 'ca-file @system-ca' for publicly trusted servers)"),
+                None => Diagnostic::error(format!(
+                    "{place} : verify is enabled by default but no CA file specified"
+                ))
+                .at(ssl_word.span)
+                .help("add 'ca-file <CA bundle>' (or '@system-ca'); if you are certain to trust the network, set an explicit 'verify none' on the server line or 'ssl-server-verify none' in the global section"),
+            };
+            return Err(d);
+        };
+        let spec = if ca_word.text == "@system-ca" {
+            CaSpec::System
+        } else {
+            CaSpec::Path(cx.ca_path(ca_word))
+        };
+        let ca = cx
+            .loader
+            .ca(&spec)
+            .map_err(|e| tls_error(&e, ca_word, place))?;
+        let crl = match &t.crl_file {
+            Some(w) => {
+                let path = cx.ca_path(w);
+                Some(cx.loader.crls(&path).map_err(|e| tls_error(&e, w, place))?)
+            }
+            None => None,
+        };
+        ServerVerify::Required {
+            ca,
+            crl,
+            verifyhost: t.verifyhost.clone(),
+        }
+    } else {
+        ServerVerify::None
+    };
+    let client_cert = match &t.crt {
+        Some(w) => {
+            let path = cx.crt_path(w);
+            let cert = cx
+                .loader
+                .cert_key(&path)
+                .map_err(|e| tls_error(&e, w, place))?;
+            cert_warnings(cx, &cert, w.span);
+            Some(cert)
+        }
+        None => None,
+    };
+    let sni = match &t.sni {
+        Some(w) => {
+            let ctx_text = format!("'sni' of {place}");
+            let exists = |_: &str| false;
+            let ctx = p.expr_ctx(Stage::ServerSni, &ctx_text, &exists);
+            Some(expr::parse_sample(w, &ctx, cx.diags).ok_or_else(silent)?)
+        }
+        None => None,
+    };
+    Ok(ServerTls {
+        verify,
+        client_cert,
+        sni,
+        params,
+        session_reuse: t.ssl_reuse.unwrap_or(true),
+    })
+}
