@@ -6,6 +6,8 @@
 //! `man/portcullis.cfg.5` list the same table, and a test keeps them true.
 
 use super::haproxy26;
+use std::collections::HashMap;
+use std::sync::LazyLock;
 
 /// Whether portcullis implements a keyword.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -17,7 +19,7 @@ pub enum Status {
 }
 
 /// Where a keyword is written.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Context {
     Global,
     /// A proxy section (`defaults`, `frontend`, `backend`, `listen`).
@@ -534,11 +536,18 @@ pub static TABLE: &[Keyword] = &[
     s(Userlist, "group", "a group with its users"),
 ];
 
+/// The table indexed by (context, name): lowering looks a keyword up for every
+/// line, and a 50,000-line configuration must not pay a table scan each time.
+static INDEX: LazyLock<HashMap<(Context, &'static str), &'static Keyword>> =
+    LazyLock::new(|| TABLE.iter().map(|k| ((k.context, k.name), k)).collect());
+
+/// HAProxy's proxy keyword matrix, indexed by keyword.
+static PROXY_MATRIX: LazyLock<HashMap<&'static str, [bool; 4]>> =
+    LazyLock::new(|| haproxy26::PROXY.iter().copied().collect());
+
 /// The table row for a keyword in a context.
 pub fn lookup(context: Context, name: &str) -> Option<&'static Keyword> {
-    TABLE
-        .iter()
-        .find(|k| k.context == context && k.name == name)
+    INDEX.get(&(context, name)).copied()
 }
 
 /// Names accepted in a context (for did-you-mean hints).
@@ -567,10 +576,7 @@ pub fn known_to_haproxy(context: Context, name: &str) -> bool {
 /// Proxy section capabilities from HAProxy's keyword matrix: may `name` appear in
 /// (defaults, frontend, listen, backend)? `None` if the matrix does not list it.
 pub fn proxy_sections(name: &str) -> Option<[bool; 4]> {
-    haproxy26::PROXY
-        .iter()
-        .find(|(k, _)| *k == name)
-        .map(|(_, caps)| *caps)
+    PROXY_MATRIX.get(name).copied()
 }
 
 #[cfg(test)]

@@ -457,8 +457,10 @@ pub struct Server {
     pub disabled: bool,
     pub maxconn: Option<u32>,
     pub send_proxy: bool,
-    pub check: Option<ServerCheck>,
-    pub tls: Option<ServerTls>,
+    pub check: Option<Box<ServerCheck>>,
+    /// Boxed: most servers of big configurations are plain, and a Server is
+    /// kept per backend line.
+    pub tls: Option<Box<ServerTls>>,
 }
 
 /// Where a server is.

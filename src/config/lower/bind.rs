@@ -424,7 +424,18 @@ fn crt_list_entry(
         match policy_option(cx, &l.options, i, &mut policy, Context::CrtList) {
             Ok(Some(next)) => i = next,
             Ok(None) => {
-                cx.unknown_keyword(Context::CrtList, &l.options[i], "a crt-list line");
+                let o = &l.options[i];
+                if keywords::known_to_haproxy(Context::Bind, &o.text) {
+                    // HAProxy 2.6 also refuses bind-only options inside brackets.
+                    cx.err(
+                        Diagnostic::error(format!("'{}' is not allowed in a crt-list line", o.text))
+                            .at(o.span)
+                            .label("bind-only option")
+                            .help(format!("put '{}' on the bind line that loads the crt-list; it then applies to every line", o.text)),
+                    );
+                } else {
+                    cx.unknown_keyword(Context::CrtList, o, "a crt-list line");
+                }
                 return None;
             }
             Err(d) => {

@@ -41,6 +41,8 @@ pub(crate) struct ProxyBuilder {
     pub timeouts: Timeouts,
     pub log: ir::ProxyLog,
     pub acls: Vec<NamedAcl>,
+    /// Name → index into `acls`: conditions look names up once per use.
+    pub acl_index: HashMap<String, usize>,
     pub tcp_request_connection: Vec<ir::TcpRule>,
     pub tcp_request_content: Vec<ir::TcpRule>,
     pub http_request: Vec<ir::HttpRule>,
@@ -98,6 +100,7 @@ impl ProxyBuilder {
             timeouts: Timeouts::default(),
             log: ir::ProxyLog::default(),
             acls: Vec::new(),
+            acl_index: HashMap::new(),
             tcp_request_connection: Vec::new(),
             tcp_request_content: Vec::new(),
             http_request: Vec::new(),
@@ -156,17 +159,24 @@ impl ProxyBuilder {
         let cond = expr::parse_condition(words, ctx, cx.diags).ok_or_else(silent)?;
         for term in cond.any_of.iter().flatten() {
             if let crate::ir::expr::AclRef::Named(name) = &term.acl
-                && let Some(acl) = self.acls.iter().find(|a| &a.name == name)
+                && let Some(terms) = self.acl_terms(name)
             {
-                expr::check_named_acl_use(name, &acl.terms, ctx, term.span, cx.diags);
+                expr::check_named_acl_use(name, terms, ctx, term.span, cx.diags);
             }
         }
         Ok(cond)
     }
 
-    /// Names of the ACLs declared so far.
-    pub fn acl_names(&self) -> Vec<String> {
-        self.acls.iter().map(|a| a.name.clone()).collect()
+    /// True when an ACL of this name was declared so far.
+    pub fn has_acl(&self, name: &str) -> bool {
+        self.acl_index.contains_key(name)
+    }
+
+    /// The terms of a declared ACL.
+    fn acl_terms(&self, name: &str) -> Option<&[crate::ir::expr::AclTerm]> {
+        self.acl_index
+            .get(name)
+            .map(|&i| self.acls[i].terms.as_slice())
     }
 }
 
@@ -322,12 +332,12 @@ impl ProxySet {
                 }
             }
         }
-        let backend_index: HashMap<&str, usize> = self
+        let backend_index: HashMap<String, usize> = self
             .proxies
             .iter()
             .filter(|p| p.has_backend())
             .enumerate()
-            .map(|(i, p)| (p.name.as_str(), i))
+            .map(|(i, p)| (p.name.clone(), i))
             .collect();
         let backend_modes: Vec<(Mode, String)> = self
             .proxies
@@ -338,9 +348,11 @@ impl ProxySet {
         let mut frontends = Vec::new();
         let mut backends = Vec::new();
         let mut listeners = 0usize;
-        for p in &self.proxies {
-            check_userlists(cx, p, &userlists);
-            missing_timeouts_warning(cx, p);
+        // Builders are consumed one by one so the IR takes their contents
+        // without copies (10,000 backends must not exist twice in memory).
+        for p in self.proxies {
+            check_userlists(cx, &p, &userlists);
+            missing_timeouts_warning(cx, &p);
             if p.http_check_used.is_some() && p.health.http.is_none() && p.has_backend() {
                 cx.warn(
                     p.span,
@@ -351,46 +363,14 @@ impl ProxySet {
                     ),
                 );
             }
-            let common = common_of(p);
-            if p.has_frontend() {
+            let frontend = if p.has_frontend() {
                 listeners += p.binds.len();
                 let resolve = |cx: &mut Lowerer, w: &Word, what: &str| -> Option<usize> {
-                    match backend_index.get(w.text.as_str()) {
-                        Some(&i) => {
-                            let (mode, origin) = &backend_modes[i];
-                            if p.mode == Mode::Http && *mode == Mode::Tcp {
-                                cx.err(
-                                    Diagnostic::error(format!(
-                                        "http {} '{}' ({}) tries to use incompatible tcp backend '{}' ({}) as its {what} (see 'mode')",
-                                        kind_word(p.kind), p.name, p.origin, w.text, origin
-                                    ))
-                                    .at(w.span)
-                                    .help("set 'mode http' in the backend, or 'mode tcp' in the frontend"),
-                                );
-                            }
-                            Some(i)
-                        }
-                        None => {
-                            let names: Vec<&str> = backend_index.keys().copied().collect();
-                            let mut d = Diagnostic::error(format!(
-                                "Proxy '{}': unable to find required {what}: '{}'",
-                                p.name, w.text
-                            ))
-                            .at(w.span)
-                            .label("no backend or listen has this name");
-                            if let Some(s) = did_you_mean(&w.text, names) {
-                                d = d.help(format!("did you mean '{s}'?"));
-                            }
-                            cx.err(d);
-                            None
-                        }
-                    }
+                    resolve_backend(cx, &p, w, what, &backend_index, &backend_modes)
                 };
                 let default_backend = match &p.default_backend {
                     Some(w) => resolve(cx, w, "default_backend"),
-                    None if p.kind == SectionKind::Listen => {
-                        backend_index.get(p.name.as_str()).copied()
-                    }
+                    None if p.kind == SectionKind::Listen => backend_index.get(&p.name).copied(),
                     None => None,
                 };
                 let mut use_backend = Vec::new();
@@ -407,23 +387,36 @@ impl ProxySet {
                         cond: u.cond.clone(),
                     });
                 }
+                Some((use_backend, default_backend))
+            } else {
+                None
+            };
+            let has_backend = p.has_backend();
+            let (common, rest) = split_builder(p);
+            // Only a `listen` has both halves and needs a copy.
+            let (fe_common, be_common) = match (frontend.is_some(), has_backend) {
+                (true, true) => (Some(common.clone()), Some(common)),
+                (true, false) => (Some(common), None),
+                (false, _) => (None, Some(common)),
+            };
+            if let (Some((use_backend, default_backend)), Some(common)) = (frontend, fe_common) {
                 frontends.push(Frontend {
-                    common: common.clone(),
-                    binds: p.binds.clone(),
-                    maxconn: p.maxconn,
+                    common,
+                    binds: rest.binds,
+                    maxconn: rest.maxconn,
                     use_backend,
                     default_backend,
-                    monitor_uri: p.monitor_uri.clone(),
+                    monitor_uri: rest.monitor_uri,
                 });
             }
-            if p.has_backend() {
+            if let Some(common) = be_common {
                 backends.push(Backend {
                     common,
-                    balance: p.balance.clone(),
-                    servers: p.servers.clone(),
-                    retries: p.retries.unwrap_or(3),
-                    redispatch: p.redispatch,
-                    health_check: p.health.clone(),
+                    balance: rest.balance,
+                    servers: rest.servers,
+                    retries: rest.retries.unwrap_or(3),
+                    redispatch: rest.redispatch,
+                    health_check: rest.health,
                 });
             }
         }
@@ -504,33 +497,98 @@ fn kind_word(k: SectionKind) -> &'static str {
     k.as_str()
 }
 
-fn common_of(p: &ProxyBuilder) -> ProxyCommon {
+/// The per-side parts of a builder once its common part is taken out.
+struct BuilderRest {
+    binds: Vec<ir::Bind>,
+    maxconn: Option<u32>,
+    monitor_uri: Option<String>,
+    balance: Balance,
+    servers: Vec<ir::Server>,
+    retries: Option<u32>,
+    redispatch: Option<i32>,
+    health: HealthCheck,
+}
+
+/// Moves a finished builder into the IR's pieces.
+fn split_builder(p: ProxyBuilder) -> (ProxyCommon, BuilderRest) {
     let stats = p.stats.enabled.then(|| Stats {
-        uri: p
-            .stats
-            .uri
-            .clone()
-            .unwrap_or_else(|| "/haproxy?stats".to_string()),
-        realm: p.stats.realm.clone(),
-        auth: p.stats.auth.clone(),
-        admin: p.stats.admin.clone(),
+        uri: p.stats.uri.unwrap_or_else(|| "/haproxy?stats".to_string()),
+        realm: p.stats.realm,
+        auth: p.stats.auth,
+        admin: p.stats.admin,
         refresh: p.stats.refresh,
     });
-    ProxyCommon {
-        name: p.name.clone(),
-        origin: p.origin.clone(),
+    let common = ProxyCommon {
+        name: p.name,
+        origin: p.origin,
         mode: p.mode,
-        timeouts: p.timeouts.clone(),
-        log: p.log.clone(),
-        acls: p.acls.clone(),
-        tcp_request_connection: p.tcp_request_connection.clone(),
-        tcp_request_content: p.tcp_request_content.clone(),
-        http_request: p.http_request.clone(),
-        http_response: p.http_response.clone(),
-        forward_for: p.forward_for.clone(),
+        timeouts: p.timeouts,
+        log: p.log,
+        acls: p.acls,
+        tcp_request_connection: p.tcp_request_connection,
+        tcp_request_content: p.tcp_request_content,
+        http_request: p.http_request,
+        http_response: p.http_response,
+        forward_for: p.forward_for,
         http_server_close: p.http_server_close,
-        errorfiles: p.errorfiles.clone(),
+        errorfiles: p.errorfiles,
         stats,
+    };
+    let rest = BuilderRest {
+        binds: p.binds,
+        maxconn: p.maxconn,
+        monitor_uri: p.monitor_uri,
+        balance: p.balance,
+        servers: p.servers,
+        retries: p.retries,
+        redispatch: p.redispatch,
+        health: p.health,
+    };
+    (common, rest)
+}
+
+/// Resolves a backend name used by a frontend, checking modes.
+fn resolve_backend(
+    cx: &mut Lowerer,
+    p: &ProxyBuilder,
+    w: &Word,
+    what: &str,
+    backend_index: &HashMap<String, usize>,
+    backend_modes: &[(Mode, String)],
+) -> Option<usize> {
+    match backend_index.get(w.text.as_str()) {
+        Some(&i) => {
+            let (mode, origin) = &backend_modes[i];
+            if p.mode == Mode::Http && *mode == Mode::Tcp {
+                cx.err(
+                    Diagnostic::error(format!(
+                        "http {} '{}' ({}) tries to use incompatible tcp backend '{}' ({}) as its {what} (see 'mode')",
+                        kind_word(p.kind),
+                        p.name,
+                        p.origin,
+                        w.text,
+                        origin
+                    ))
+                    .at(w.span)
+                    .help("set 'mode http' in the backend, or 'mode tcp' in the frontend"),
+                );
+            }
+            Some(i)
+        }
+        None => {
+            let names = backend_index.keys().map(String::as_str);
+            let mut d = Diagnostic::error(format!(
+                "Proxy '{}': unable to find required {what}: '{}'",
+                p.name, w.text
+            ))
+            .at(w.span)
+            .label("no backend or listen has this name");
+            if let Some(s) = did_you_mean(&w.text, names) {
+                d = d.help(format!("did you mean '{s}'?"));
+            }
+            cx.err(d);
+            None
+        }
     }
 }
 
@@ -642,8 +700,7 @@ fn proxy_line(
         "use_backend" => {
             let b = arg(w, 1, kw, "a backend name")?;
             let ctx_text = format!("'use_backend' rule in {where_}");
-            let names = p.acl_names();
-            let exists = |n: &str| names.iter().any(|a| a == n);
+            let exists = |n: &str| p.has_acl(n);
             let ctx = p.expr_ctx(
                 if p.mode == Mode::Http {
                     Stage::HttpRequest
@@ -681,12 +738,15 @@ fn proxy_line(
             let exists = |_: &str| false;
             let ctx = p.expr_ctx(Stage::Acl, &ctx_text, &exists);
             let term = expr::parse_acl_criterion(&w[2..], &ctx, cx.diags).ok_or_else(silent)?;
-            match p.acls.iter_mut().find(|a| a.name == n.text) {
-                Some(a) => a.terms.push(term),
-                None => p.acls.push(NamedAcl {
-                    name: n.text.clone(),
-                    terms: vec![term],
-                }),
+            match p.acl_index.get(&n.text) {
+                Some(&i) => p.acls[i].terms.push(term),
+                None => {
+                    p.acl_index.insert(n.text.clone(), p.acls.len());
+                    p.acls.push(NamedAcl {
+                        name: n.text.clone(),
+                        terms: vec![term],
+                    });
+                }
             }
             Ok(())
         }
@@ -1375,8 +1435,7 @@ fn stats_line(
                     .help("write 'stats admin if <condition>' (e.g. 'stats admin if TRUE')"));
             }
             let ctx_text = format!("'stats admin' in {where_}");
-            let names = p.acl_names();
-            let exists = |n: &str| names.iter().any(|a| a == n);
+            let exists = |n: &str| p.has_acl(n);
             let ctx = p.expr_ctx(Stage::HttpRequest, &ctx_text, &exists);
             let cond = p.condition(cx, &w[2..], &ctx)?;
             p.stats.admin = Some(cond);

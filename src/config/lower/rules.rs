@@ -93,8 +93,7 @@ pub(crate) fn http_rule(
     let (name, paren) = action_name(act);
     let (args, cond_words) = split_cond(&w[2..]);
     let ctx_text = format!("'{} {name}' rule in {where_}", kind.keyword());
-    let names = p.acl_names();
-    let exists = |n: &str| names.iter().any(|a| a == n);
+    let exists = |n: &str| p.has_acl(n);
     let ctx = p.expr_ctx(kind.stage(), &ctx_text, &exists);
     let cond = match cond_words {
         Some(c) => Some(p.condition(cx, c, &ctx)?),
@@ -487,8 +486,7 @@ pub(crate) fn tcp_rule(
     let (name, paren) = action_name(act);
     let (args, cond_words) = split_cond(&w[3..]);
     let ctx_text = format!("'{} {name}' rule in {where_}", kind.keyword());
-    let names = p.acl_names();
-    let exists = |n: &str| names.iter().any(|a| a == n);
+    let exists = |n: &str| p.has_acl(n);
     let ctx = p.expr_ctx(kind.stage(), &ctx_text, &exists);
     if keywords::lookup(kind.context(), name).is_none() {
         cx.unknown_keyword(kind.context(), act, where_);

@@ -261,16 +261,18 @@ fn finish(
     address: ir::ServerAddr,
     place: &str,
 ) -> Result<ir::Server, Diagnostic> {
-    let check = t.check.unwrap_or(false).then(|| ServerCheck {
-        inter: t.inter.unwrap_or(2000),
-        fastinter: t.fastinter,
-        downinter: t.downinter,
-        rise: t.rise.unwrap_or(2),
-        fall: t.fall.unwrap_or(3),
-        port: t.port,
-        addr: t.addr.clone(),
-        ssl: t.check_ssl,
-        sni: t.check_sni.clone(),
+    let check = t.check.unwrap_or(false).then(|| {
+        Box::new(ServerCheck {
+            inter: t.inter.unwrap_or(2000),
+            fastinter: t.fastinter,
+            downinter: t.downinter,
+            rise: t.rise.unwrap_or(2),
+            fall: t.fall.unwrap_or(3),
+            port: t.port,
+            addr: t.addr.clone(),
+            ssl: t.check_ssl,
+            sni: t.check_sni.clone(),
+        })
     });
     let tls = match &t.ssl {
         None => {
@@ -286,7 +288,7 @@ fn finish(
             }
             None
         }
-        Some(ssl_word) => Some(server_tls(cx, p, &t, ssl_word, place)?),
+        Some(ssl_word) => Some(Box::new(server_tls(cx, p, &t, ssl_word, place)?)),
     };
     Ok(ir::Server {
         name: name.text.clone(),
