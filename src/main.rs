@@ -36,6 +36,13 @@ enum Command {
         #[arg(long)]
         strict_haproxy: bool,
     },
+    /// Run the proxy in the foreground (HTTP frontends over plain TCP for now;
+    /// TLS termination comes next). Stops on SIGINT/SIGTERM.
+    Run {
+        /// Configuration file or directory, as for `check`.
+        #[arg(short = 'f', long = "file", required = true, value_name = "PATH")]
+        files: Vec<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -47,26 +54,97 @@ fn main() -> ExitCode {
             dump_ir,
             strict_haproxy,
         } => check(&files, quiet, dump_ir, strict_haproxy),
+        Command::Run { files } => run(&files),
+    }
+}
+
+/// Loads a configuration like `check`, printing diagnostics; `None` if invalid.
+fn load(
+    paths: &[PathBuf],
+    opts: &LowerOptions,
+    quiet: bool,
+) -> (Option<portcullis::ir::Config>, Diagnostics) {
+    let mut map = SourceMap::new();
+    let mut diags = Diagnostics::new();
+    let files = config::load_paths(&mut map, paths, &mut diags);
+    let (ir, more) = if diags.has_errors() {
+        (None, Diagnostics::new())
+    } else {
+        config::build(&mut map, &files, opts, &lexer::process_env)
+    };
+    diags.extend(more);
+    if !quiet {
+        eprint!("{}", render(&map, &diags));
+    }
+    let ir = if diags.has_errors() { None } else { ir };
+    (ir, diags)
+}
+
+fn run(paths: &[PathBuf]) -> ExitCode {
+    let (ir, diags) = load(paths, &LowerOptions::default(), false);
+    let Some(ir) = ir else {
+        eprintln!(
+            "configuration is invalid: {} error(s); not starting",
+            diags.error_count()
+        );
+        return ExitCode::from(1);
+    };
+    let mut rt = tokio::runtime::Builder::new_multi_thread();
+    rt.enable_all();
+    if let Some(n) = ir.global.nbthread {
+        rt.worker_threads(n as usize);
+    }
+    let rt = match rt.build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    rt.block_on(async move {
+        let mut sockets = portcullis::runtime::listener::SocketSet::new();
+        let proxy = match portcullis::runtime::serve::Proxy::start(ir, &mut sockets).await {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(1);
+            }
+        };
+        for (fe, addr) in &proxy.local_addrs {
+            eprintln!("portcullis: frontend '{fe}' listening on {addr}");
+        }
+        wait_for_stop().await;
+        eprintln!("portcullis: stopping");
+        proxy.shutdown().await;
+        ExitCode::SUCCESS
+    })
+}
+
+/// SIGINT or SIGTERM: stop (HAProxy's hard stop).
+async fn wait_for_stop() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let term = signal(SignalKind::terminate());
+    match term {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 
 fn check(paths: &[PathBuf], quiet: bool, dump_ir: bool, strict_haproxy: bool) -> ExitCode {
-    let mut map = SourceMap::new();
-    let mut diags = Diagnostics::new();
-    let files = config::load_paths(&mut map, paths, &mut diags);
     let opts = LowerOptions {
         strict_haproxy,
         ..LowerOptions::default()
     };
-    let (ir, more) = if diags.has_errors() {
-        (None, Diagnostics::new())
-    } else {
-        config::build(&mut map, &files, &opts, &lexer::process_env)
-    };
-    diags.extend(more);
+    let (ir, diags) = load(paths, &opts, quiet);
     let valid = !diags.has_errors() && ir.is_some();
     if !quiet {
-        eprint!("{}", render(&map, &diags));
         let (errors, warnings) = (diags.error_count(), diags.warning_count());
         if valid {
             eprintln!(

@@ -1,0 +1,125 @@
+//! Evaluation of the IR's sample expressions, ACLs, conditions and
+//! log-format strings against a client's facts, with HAProxy 2.6's exact
+//! semantics: the same fetch failures, casts, converter and matcher
+//! behaviour (quirks included) and the same text in logs and headers.
+//!
+//! The rule engine builds a [`Txn`] per evaluation point (connection facts,
+//! the request and response heads when there are some, the variables) and
+//! calls [`eval_sample`], [`eval_acl_term`], [`eval_condition`] or
+//! [`render_log_format`]. Nothing here performs I/O.
+//!
+//! Layout: `value` (sample types and casts), `text` (C-compatible parsing
+//! and printing), `headers` (header value splitting), `fetch`, `convert`
+//! (with `strftime` and `regexes`), `matcher`, `cond`, `vars`, `logformat`
+//! (with `logalias` and `logdefaults`).
+
+mod cond;
+mod convert;
+mod fetch;
+mod headers;
+mod logalias;
+mod logdefaults;
+mod logformat;
+mod matcher;
+mod regexes;
+mod strftime;
+mod text;
+mod value;
+mod vars;
+
+use crate::ir::expr::{AclTerm, Condition, Sample};
+use crate::runtime::facts::{ConnFacts, ContentFacts, LogFacts};
+
+pub use logdefaults::{
+    httplog_clf_format, httplog_format, httplog_line, request_line, tcplog_format, tcplog_line,
+};
+pub use logformat::{LfTarget, render_log_format};
+pub use value::Value;
+pub use vars::{ProcVars, VarMap, Vars};
+
+/// Credentials checks against the configuration's userlists, provided by the
+/// layer that owns them (HAProxy's `check_user` and group membership).
+pub trait UserAuth {
+    /// `user` exists in `userlist` and `pass` is its password (clear or
+    /// crypt(3) hash, as the userlist declares it).
+    fn check_user(&self, userlist: &str, user: &[u8], pass: &[u8]) -> bool;
+    /// `user` exists in `userlist` and belongs to `group`.
+    fn user_in_group(&self, userlist: &str, user: &[u8], group: &str) -> bool;
+}
+
+/// A [`UserAuth`] for proxies without userlists: nobody authenticates.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoUserlists;
+
+impl UserAuth for NoUserlists {
+    fn check_user(&self, _: &str, _: &[u8], _: &[u8]) -> bool {
+        false
+    }
+
+    fn user_in_group(&self, _: &str, _: &[u8], _: &str) -> bool {
+        false
+    }
+}
+
+/// Everything an evaluation can read, and the variables it can change.
+pub struct Txn<'a> {
+    /// The client connection (addresses, TLS, client certificate).
+    pub conn: &'a ConnFacts,
+    /// The request head, in HTTP proxies once it has been received.
+    pub req: Option<&'a http::request::Parts>,
+    /// The response head, while the response is processed and in logs.
+    pub res: Option<&'a http::response::Parts>,
+    /// Variables of the connection and transaction.
+    pub vars: &'a mut Vars,
+    /// Userlists for `http_auth` / `http_auth_group`.
+    pub auth: &'a dyn UserAuth,
+    /// Raw request buffer facts (`tcp-request content` rules).
+    pub content: Option<&'a ContentFacts>,
+    /// Stream facts for log-format aliases (`%b`, `%ST`, `%Tt`…).
+    pub log: Option<&'a LogFacts>,
+}
+
+impl<'a> Txn<'a> {
+    /// An evaluation context with only connection facts; set the other
+    /// fields as the stream progresses.
+    pub fn new(conn: &'a ConnFacts, vars: &'a mut Vars) -> Txn<'a> {
+        Txn {
+            conn,
+            req: None,
+            res: None,
+            vars,
+            auth: &NoUserlists,
+            content: None,
+            log: None,
+        }
+    }
+}
+
+/// Evaluates a sample expression: the fetch, then each converter. `None`
+/// when the fetch or a converter fails (HAProxy: no sample), which a
+/// log-format prints as empty and an action treats as "not found".
+pub fn eval_sample(s: &Sample, t: &mut Txn) -> Option<Value> {
+    let v = fetch::fetch(&s.fetch, t, false).next()?;
+    convert::apply_all(&s.converters, v, t)
+}
+
+/// Whether an ACL criterion matches: every value of a multi-valued fetch
+/// (each header occurrence) is tried until one matches.
+pub fn eval_acl_term(term: &AclTerm, t: &mut Txn) -> bool {
+    cond::eval_term(term, t)
+}
+
+/// Evaluates an `if`/`unless` condition: an OR of ANDs of (possibly
+/// negated) named, predefined or anonymous ACLs, short-circuited left to
+/// right. `acls` returns the criteria of a named ACL (several `acl` lines
+/// with one name are ORed).
+pub fn eval_condition<'c>(
+    c: &Condition,
+    acls: &dyn Fn(&str) -> &'c [AclTerm],
+    t: &mut Txn,
+) -> bool {
+    cond::eval_cond(c, acls, t)
+}
+
+#[cfg(test)]
+mod tests;

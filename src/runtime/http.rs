@@ -1,0 +1,661 @@
+//! The HTTP request pipeline of a frontend: `monitor-uri`, `http-request`
+//! rules, backend selection, forwarding, `http-response` rules, access log.
+//!
+//! Rules are evaluated with the IR compiled at check time; nothing here parses
+//! configuration text. Rule semantics follow HAProxy 2.6: rules run in order,
+//! `allow` ends the rule set, `deny`/`return`/`redirect`/`auth` answer at once,
+//! header rewrites apply immediately so later rules see them.
+
+use super::errors::{default_response, parse_raw_response};
+use super::eval::{self, LfTarget, Txn, Vars};
+use super::facts::{ConnFacts, LogFacts, TermCause};
+use super::generation::Generation;
+use super::log;
+use super::upstream::Forwarded;
+use crate::ir::expr::{AclTerm, Condition, LogFormat};
+use crate::ir::{
+    self, BackendTarget, HeaderMatch, HttpAction, HttpRule, NamedAcl, ProxyCommon, RedirectKind,
+    Reply, ReplyBody,
+};
+use bytes::Bytes;
+use http::header::{HeaderName, HeaderValue};
+use http::{HeaderMap, Request, Response, StatusCode, Uri};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Body of every response sent to clients.
+pub type ResBody = BoxBody<Bytes, hyper::Error>;
+
+/// What a connection's requests share: the generation they run under, the
+/// frontend, and the connection's facts (addresses, TLS, client cert).
+pub struct ConnCtx {
+    pub generation: Arc<Generation>,
+    pub frontend: usize,
+    pub facts: Arc<ConnFacts>,
+}
+
+/// Outcome of a rule set.
+enum Verdict {
+    /// Go on with the next step.
+    Continue,
+    /// Answer now with this response.
+    Reply(Response<Bytes>),
+}
+
+/// hyper service entry point: never fails, every problem is an HTTP answer.
+pub async fn handle(
+    ctx: Arc<ConnCtx>,
+    req: Request<Incoming>,
+) -> Result<Response<ResBody>, Infallible> {
+    let started = Instant::now();
+    let (mut parts, body) = req.into_parts();
+    normalize_host(&mut parts);
+    let generation = ctx.generation.clone();
+    let fe = &generation.config.frontends[ctx.frontend];
+    let mut vars = Vars::new(generation.proc_vars.clone());
+    vars.new_transaction();
+    let mut log = LogFacts::new(&ctx.facts);
+    log.request_line = Some(eval::request_line(&parts));
+    log.backend_is_http = true;
+
+    let response = pipeline(&ctx, fe, &mut parts, body, &mut vars, &mut log).await;
+    log.timers.data = started.elapsed().as_millis() as i64;
+    log.status = response.status().as_u16() as i64;
+    if let Some(len) = response
+        .headers()
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+    {
+        log.bytes_out = len;
+    }
+    {
+        let mut txn = Txn::new(&ctx.facts, &mut vars);
+        txn.req = Some(&parts);
+        txn.log = Some(&log);
+        log::access(&generation, &fe.common, &mut txn);
+    }
+    Ok(response)
+}
+
+async fn pipeline(
+    ctx: &ConnCtx,
+    fe: &ir::Frontend,
+    parts: &mut http::request::Parts,
+    body: Incoming,
+    vars: &mut Vars,
+    log: &mut LogFacts,
+) -> Response<ResBody> {
+    let generation = &ctx.generation;
+    if let Some(uri) = &fe.monitor_uri
+        && parts.uri.path() == uri
+    {
+        log.termination.cause = TermCause::Local;
+        return boxed(default_response(200));
+    }
+    if let Some(r) = generation.misdirected(ctx.frontend, &ctx.facts, parts) {
+        log.termination.cause = TermCause::Local;
+        return boxed(r);
+    }
+    let facts = &ctx.facts;
+    if let Verdict::Reply(r) = request_rules(&fe.common, facts, parts, vars) {
+        log.termination.cause = TermCause::Local;
+        return boxed(r);
+    }
+    let Some(be_idx) = choose_backend(fe, facts, parts, vars, &generation.config) else {
+        log.termination.cause = TermCause::Local;
+        return boxed(error_page(&fe.common, 503));
+    };
+    let be = &generation.config.backends[be_idx];
+    log.backend = Arc::from(be.common.name.as_str());
+    // A listen's backend half is the same proxy: its rules already ran.
+    let same_proxy = be.common.name == fe.common.name && be.common.origin == fe.common.origin;
+    if !same_proxy && let Verdict::Reply(r) = request_rules(&be.common, facts, parts, vars) {
+        log.termination.cause = TermCause::Local;
+        return boxed(r);
+    }
+    forwarded_for(fe, be, facts, parts);
+    let up_body = body.boxed();
+    let outcome = generation.backends[be_idx]
+        .forward(parts.clone(), up_body)
+        .await;
+    match outcome {
+        Forwarded::Response { res, server, addr } => {
+            log.server = Some(server);
+            log.backend_conn = Some((addr, addr));
+            let (mut res_parts, res_body) = res.into_parts();
+            vars.start_response();
+            let mut rules: Vec<&ProxyCommon> = vec![&be.common];
+            if !same_proxy {
+                rules.push(&fe.common);
+            }
+            for common in rules {
+                if let Verdict::Reply(r) =
+                    response_rules(common, facts, parts, &mut res_parts, vars)
+                {
+                    return boxed(r);
+                }
+            }
+            Response::from_parts(res_parts, res_body.boxed())
+        }
+        Forwarded::NoServer { server } => {
+            log.server = server;
+            boxed(error_page(&be.common, 503))
+        }
+        Forwarded::Timeout { server } => {
+            log.server = Some(server);
+            boxed(error_page(&be.common, 504))
+        }
+        Forwarded::BadResponse { server } => {
+            log.server = Some(server);
+            boxed(error_page(&be.common, 502))
+        }
+    }
+}
+
+/// HAProxy 2.6 turns an h2 `:authority` into a `host` header; later rules and
+/// fetches (`hdr(host)`, `base`) see it the same way on h1 and h2.
+fn normalize_host(parts: &mut http::request::Parts) {
+    if !parts.headers.contains_key(http::header::HOST)
+        && let Some(auth) = parts.uri.authority()
+        && let Ok(v) = HeaderValue::from_str(auth.as_str())
+    {
+        parts.headers.insert(http::header::HOST, v);
+    }
+}
+
+fn boxed(r: Response<Bytes>) -> Response<ResBody> {
+    r.map(|b| Full::new(b).map_err(|never| match never {}).boxed())
+}
+
+/// The proxy's `errorfile` for a status, or HAProxy's built-in page.
+pub fn error_page(common: &ProxyCommon, status: u16) -> Response<Bytes> {
+    if let Some(ef) = common.errorfiles.iter().find(|e| e.status == status)
+        && let Some(r) = parse_raw_response(&ef.content)
+    {
+        return r;
+    }
+    default_response(status)
+}
+
+fn cond_holds(cond: &Option<Condition>, acls: &[NamedAcl], t: &mut Txn) -> bool {
+    match cond {
+        None => true,
+        Some(c) => {
+            let lookup = |name: &str| -> &[AclTerm] {
+                acls.iter()
+                    .find(|a| a.name == name)
+                    .map(|a| a.terms.as_slice())
+                    .unwrap_or(&[])
+            };
+            eval::eval_condition(c, &lookup, t)
+        }
+    }
+}
+
+fn render(f: &LogFormat, target: LfTarget, t: &mut Txn) -> Vec<u8> {
+    let mut out = Vec::new();
+    eval::render_log_format(f, target, t, &mut out);
+    out
+}
+
+/// Runs a proxy's `http-request` rules.
+fn request_rules(
+    common: &ProxyCommon,
+    facts: &ConnFacts,
+    parts: &mut http::request::Parts,
+    vars: &mut Vars,
+) -> Verdict {
+    for rule in &common.http_request {
+        let step = {
+            let mut t = Txn::new(facts, vars);
+            t.req = Some(parts);
+            if !cond_holds(&rule.cond, &common.acls, &mut t) {
+                continue;
+            }
+            plan(rule, common, &mut t, parts)
+        };
+        match step {
+            Step::Stop => return Verdict::Continue,
+            Step::Reply(r) => return Verdict::Reply(r),
+            Step::Headers(edit) => edit.apply(&mut parts.headers),
+            Step::Uri(uri) => parts.uri = uri,
+            Step::SetVar(var, value) => {
+                if let Some(v) = value {
+                    vars.set(&var, v);
+                }
+            }
+            Step::UnsetVar(var) => {
+                vars.unset(&var);
+            }
+            Step::Nothing => {}
+        }
+    }
+    Verdict::Continue
+}
+
+/// Runs a proxy's `http-response` rules on a server response.
+fn response_rules(
+    common: &ProxyCommon,
+    facts: &ConnFacts,
+    req: &http::request::Parts,
+    res: &mut http::response::Parts,
+    vars: &mut Vars,
+) -> Verdict {
+    for rule in &common.http_response {
+        let step = {
+            let mut t = Txn::new(facts, vars);
+            t.req = Some(req);
+            t.res = Some(res);
+            if !cond_holds(&rule.cond, &common.acls, &mut t) {
+                continue;
+            }
+            plan(rule, common, &mut t, req)
+        };
+        match step {
+            Step::Stop => return Verdict::Continue,
+            Step::Reply(r) => return Verdict::Reply(r),
+            Step::Headers(edit) => edit.apply(&mut res.headers),
+            Step::SetVar(var, value) => {
+                if let Some(v) = value {
+                    vars.set(&var, v);
+                }
+            }
+            Step::UnsetVar(var) => {
+                vars.unset(&var);
+            }
+            Step::Uri(_) | Step::Nothing => {}
+        }
+    }
+    Verdict::Continue
+}
+
+/// What one matching rule does, computed while the transaction is borrowed.
+enum Step {
+    Stop,
+    Reply(Response<Bytes>),
+    Headers(HeaderEdit),
+    Uri(Uri),
+    SetVar(crate::ir::expr::VarName, Option<eval::Value>),
+    UnsetVar(crate::ir::expr::VarName),
+    Nothing,
+}
+
+/// A header rewrite, applied to the request or the response.
+enum HeaderEdit {
+    Set(HeaderName, Option<HeaderValue>),
+    Add(HeaderName, Option<HeaderValue>),
+    Del(String, HeaderMatch),
+    Replace {
+        name: HeaderName,
+        re: regex::bytes::Regex,
+        with: Vec<u8>,
+        per_value: bool,
+    },
+}
+
+impl HeaderEdit {
+    fn apply(self, headers: &mut HeaderMap) {
+        match self {
+            HeaderEdit::Set(name, value) => {
+                headers.remove(&name);
+                if let Some(v) = value {
+                    headers.insert(name, v);
+                }
+            }
+            HeaderEdit::Add(name, value) => {
+                if let Some(v) = value {
+                    headers.append(name, v);
+                }
+            }
+            HeaderEdit::Del(pattern, method) => {
+                let p = pattern.to_ascii_lowercase();
+                let re = match method {
+                    HeaderMatch::Reg => regex::Regex::new(&pattern).ok(),
+                    _ => None,
+                };
+                let doomed: Vec<HeaderName> = headers
+                    .keys()
+                    .filter(|k| {
+                        let k = k.as_str();
+                        match method {
+                            HeaderMatch::Str => k == p,
+                            HeaderMatch::Beg => k.starts_with(&p),
+                            HeaderMatch::End => k.ends_with(&p),
+                            HeaderMatch::Sub => k.contains(&p),
+                            HeaderMatch::Reg => re.as_ref().is_some_and(|r| r.is_match(k)),
+                        }
+                    })
+                    .cloned()
+                    .collect();
+                for k in doomed {
+                    headers.remove(k);
+                }
+            }
+            HeaderEdit::Replace {
+                name,
+                re,
+                with,
+                per_value,
+            } => {
+                let old: Vec<HeaderValue> = headers.get_all(&name).iter().cloned().collect();
+                if old.is_empty() {
+                    return;
+                }
+                headers.remove(&name);
+                for v in old {
+                    let bytes = v.as_bytes();
+                    let new = if per_value {
+                        let parts: Vec<Vec<u8>> = bytes
+                            .split(|b| *b == b',')
+                            .map(|item| {
+                                let trimmed = trim(item);
+                                replace_all_anchored(&re, trimmed, &with)
+                            })
+                            .collect();
+                        parts.join(&b", "[..])
+                    } else {
+                        replace_all_anchored(&re, bytes, &with)
+                    };
+                    if let Ok(v) = HeaderValue::from_bytes(&new) {
+                        headers.append(name.clone(), v);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn trim(b: &[u8]) -> &[u8] {
+    let start = b
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(b.len());
+    let end = b
+        .iter()
+        .rposition(|c| !c.is_ascii_whitespace())
+        .map_or(start, |e| e + 1);
+    &b[start..end]
+}
+
+/// HAProxy's replace-header: when the regex matches the value, the value is
+/// replaced by the format with `\N` references to the groups.
+fn replace_all_anchored(re: &regex::bytes::Regex, value: &[u8], with: &[u8]) -> Vec<u8> {
+    let Some(caps) = re.captures(value) else {
+        return value.to_vec();
+    };
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < with.len() {
+        if with[i] == b'\\' && i + 1 < with.len() && with[i + 1].is_ascii_digit() {
+            let n = (with[i + 1] - b'0') as usize;
+            if let Some(m) = caps.get(n) {
+                out.extend_from_slice(m.as_bytes());
+            }
+            i += 2;
+        } else {
+            out.push(with[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+fn header_name(name: &str) -> Option<HeaderName> {
+    HeaderName::from_bytes(name.as_bytes()).ok()
+}
+
+/// Computes what a matching rule does.
+fn plan(rule: &HttpRule, common: &ProxyCommon, t: &mut Txn, req: &http::request::Parts) -> Step {
+    match &rule.action {
+        HttpAction::Allow => Step::Stop,
+        HttpAction::SetHeader { name, value } | HttpAction::AddHeader { name, value } => {
+            let Some(hn) = header_name(name) else {
+                return Step::Nothing;
+            };
+            let v = HeaderValue::from_bytes(&render(value, LfTarget::Http, t)).ok();
+            if matches!(rule.action, HttpAction::SetHeader { .. }) {
+                Step::Headers(HeaderEdit::Set(hn, v))
+            } else {
+                Step::Headers(HeaderEdit::Add(hn, v))
+            }
+        }
+        HttpAction::DelHeader { name, method } => {
+            Step::Headers(HeaderEdit::Del(name.clone(), *method))
+        }
+        HttpAction::ReplaceHeader {
+            name,
+            regex,
+            replacement,
+        }
+        | HttpAction::ReplaceValue {
+            name,
+            regex,
+            replacement,
+        } => {
+            let (Some(hn), Ok(re)) = (header_name(name), regex::bytes::Regex::new(regex)) else {
+                return Step::Nothing;
+            };
+            Step::Headers(HeaderEdit::Replace {
+                name: hn,
+                re,
+                with: render(replacement, LfTarget::Http, t),
+                per_value: matches!(rule.action, HttpAction::ReplaceValue { .. }),
+            })
+        }
+        HttpAction::SetPath(f) => {
+            let path = String::from_utf8_lossy(&render(f, LfTarget::Http, t)).into_owned();
+            let query = req.uri.query().map(|q| format!("?{q}")).unwrap_or_default();
+            rebuild_uri(&req.uri, &format!("{path}{query}"))
+        }
+        HttpAction::SetQuery(f) => {
+            let q = String::from_utf8_lossy(&render(f, LfTarget::Http, t)).into_owned();
+            let pq = if q.is_empty() {
+                req.uri.path().to_string()
+            } else {
+                format!("{}?{q}", req.uri.path())
+            };
+            rebuild_uri(&req.uri, &pq)
+        }
+        HttpAction::SetVar { var, value } => Step::SetVar(var.clone(), eval::eval_sample(value, t)),
+        HttpAction::UnsetVar(var) => Step::UnsetVar(var.clone()),
+        HttpAction::Deny(reply) | HttpAction::Return(reply) => {
+            Step::Reply(build_reply(reply, common, t))
+        }
+        HttpAction::Redirect(r) => Step::Reply(redirect(r, t, req)),
+        HttpAction::Auth { realm } => {
+            let mut res = error_page(common, 401);
+            let realm = realm.clone().unwrap_or_else(|| common.name.clone());
+            if let Ok(v) = HeaderValue::from_str(&format!("Basic realm=\"{realm}\"")) {
+                res.headers_mut().insert(http::header::WWW_AUTHENTICATE, v);
+            }
+            Step::Reply(res)
+        }
+    }
+}
+
+fn rebuild_uri(old: &Uri, path_and_query: &str) -> Step {
+    let mut parts = old.clone().into_parts();
+    match path_and_query.parse() {
+        Ok(pq) => {
+            parts.path_and_query = Some(pq);
+            match Uri::from_parts(parts) {
+                Ok(u) => Step::Uri(u),
+                Err(_) => Step::Nothing,
+            }
+        }
+        Err(_) => Step::Nothing,
+    }
+}
+
+/// The response of `deny` / `return`.
+fn build_reply(reply: &Reply, common: &ProxyCommon, t: &mut Txn) -> Response<Bytes> {
+    let mut res = match &reply.body {
+        ReplyBody::Default => error_page(common, reply.status),
+        ReplyBody::Empty => Response::new(Bytes::new()),
+        ReplyBody::Text(s) => Response::new(Bytes::from(s.clone())),
+        ReplyBody::Format(f) => Response::new(Bytes::from(render(f, LfTarget::Http, t))),
+        ReplyBody::File {
+            content,
+            raw_response,
+            ..
+        } => {
+            if *raw_response {
+                parse_raw_response(content).unwrap_or_else(|| default_response(reply.status))
+            } else {
+                Response::new(Bytes::copy_from_slice(content))
+            }
+        }
+    };
+    if let Ok(s) = StatusCode::from_u16(reply.status) {
+        *res.status_mut() = s;
+    }
+    if let Some(ct) = &reply.content_type
+        && let Ok(v) = HeaderValue::from_str(ct)
+    {
+        res.headers_mut().insert(http::header::CONTENT_TYPE, v);
+    }
+    for (name, f) in &reply.headers {
+        if let (Some(hn), Ok(v)) = (
+            header_name(name),
+            HeaderValue::from_bytes(&render(f, LfTarget::Http, t)),
+        ) {
+            res.headers_mut().append(hn, v);
+        }
+    }
+    res
+}
+
+/// `redirect location|prefix|scheme`, answered as HAProxy does (no body,
+/// `cache-control: no-cache`).
+fn redirect(r: &ir::Redirect, t: &mut Txn, req: &http::request::Parts) -> Response<Bytes> {
+    let path = req.uri.path();
+    let query = if r.drop_query { None } else { req.uri.query() };
+    let mut pq = path.to_string();
+    if r.append_slash && !pq.ends_with('/') {
+        pq.push('/');
+    }
+    if let Some(q) = query {
+        pq.push('?');
+        pq.push_str(q);
+    }
+    let location = match &r.kind {
+        RedirectKind::Location(f) => {
+            String::from_utf8_lossy(&render(f, LfTarget::Http, t)).into_owned()
+        }
+        RedirectKind::Prefix(f) => {
+            let prefix = String::from_utf8_lossy(&render(f, LfTarget::Http, t)).into_owned();
+            format!("{}{pq}", prefix.trim_end_matches('/'))
+        }
+        RedirectKind::Scheme(f) => {
+            let scheme = String::from_utf8_lossy(&render(f, LfTarget::Http, t)).into_owned();
+            let host = req
+                .headers
+                .get(http::header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or("");
+            format!("{scheme}://{host}{pq}")
+        }
+    };
+    let mut res = Response::new(Bytes::new());
+    *res.status_mut() = StatusCode::from_u16(r.code).unwrap_or(StatusCode::FOUND);
+    let h = res.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        h.insert(http::header::LOCATION, v);
+    }
+    h.insert(
+        http::header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache"),
+    );
+    res
+}
+
+/// `use_backend` rules in order, then `default_backend`.
+fn choose_backend(
+    fe: &ir::Frontend,
+    facts: &ConnFacts,
+    parts: &http::request::Parts,
+    vars: &mut Vars,
+    config: &ir::Config,
+) -> Option<usize> {
+    for u in &fe.use_backend {
+        let mut t = Txn::new(facts, vars);
+        t.req = Some(parts);
+        if !cond_holds(&u.cond, &fe.common.acls, &mut t) {
+            continue;
+        }
+        match &u.target {
+            BackendTarget::Static(i) => return Some(*i),
+            BackendTarget::Dynamic(f) => {
+                let name = render(f, LfTarget::Plain, &mut t);
+                if let Some(i) = config
+                    .backends
+                    .iter()
+                    .position(|b| b.common.name.as_bytes() == name.as_slice())
+                {
+                    return Some(i);
+                }
+            }
+        }
+    }
+    fe.default_backend
+}
+
+/// `option forwardfor` (set on the frontend or the backend, as HAProxy).
+fn forwarded_for(
+    fe: &ir::Frontend,
+    be: &ir::Backend,
+    facts: &ConnFacts,
+    parts: &mut http::request::Parts,
+) {
+    let Some(ff) = fe
+        .common
+        .forward_for
+        .as_ref()
+        .or(be.common.forward_for.as_ref())
+    else {
+        return;
+    };
+    let ip = facts.src.ip();
+    if let Some(net) = &ff.except
+        && in_net(ip, net)
+    {
+        return;
+    }
+    let Some(name) = header_name(&ff.header) else {
+        return;
+    };
+    if ff.if_none && parts.headers.contains_key(&name) {
+        return;
+    }
+    if let Ok(v) = HeaderValue::from_str(&ip.to_string()) {
+        parts.headers.append(name, v);
+    }
+}
+
+fn in_net(ip: std::net::IpAddr, net: &ir::IpNet) -> bool {
+    use std::net::IpAddr;
+    match (ip, net.addr) {
+        (IpAddr::V4(a), IpAddr::V4(n)) => {
+            let mask = if net.prefix == 0 {
+                0
+            } else {
+                u32::MAX << (32 - net.prefix as u32)
+            };
+            u32::from(a) & mask == u32::from(n) & mask
+        }
+        (IpAddr::V6(a), IpAddr::V6(n)) => {
+            let mask = if net.prefix == 0 {
+                0
+            } else {
+                u128::MAX << (128 - net.prefix as u32)
+            };
+            u128::from(a) & mask == u128::from(n) & mask
+        }
+        _ => false,
+    }
+}

@@ -1,0 +1,96 @@
+//! Access logs: `option httplog`, `option tcplog` or `log-format` lines sent to
+//! the proxy's `log` targets (stdout, stderr, syslog over UDP).
+
+use super::eval::{self, LfTarget, Txn};
+use super::generation::Generation;
+use crate::ir::{LogAddress, LogStyle, LogTarget, ProxyCommon};
+use std::io::Write;
+use std::net::UdpSocket;
+
+/// syslog facility numbers, in `log` keyword order.
+const FACILITIES: &[&str] = &[
+    "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron", "auth2",
+    "ftp", "ntp", "audit", "alert", "cron2", "local0", "local1", "local2", "local3", "local4",
+    "local5", "local6", "local7",
+];
+
+/// Emits the access-log line of a finished transaction, if the proxy logs.
+pub fn access(generation: &Generation, common: &ProxyCommon, t: &mut Txn) {
+    let mut targets: Vec<&LogTarget> = common.log.targets.iter().collect();
+    if common.log.global {
+        targets.extend(generation.config.global.log.iter());
+    }
+    if targets.is_empty() {
+        return;
+    }
+    let line = match &common.log.format {
+        LogStyle::Http => eval::httplog_line(t),
+        LogStyle::Custom(f) => {
+            let mut out = Vec::new();
+            eval::render_log_format(f, LfTarget::Log, t, &mut out);
+            out
+        }
+        // HAProxy's default format is the tcplog one without `%ft`'s TLS mark.
+        LogStyle::Tcp | LogStyle::Default => eval::tcplog_line(t),
+    };
+    for target in targets {
+        emit(target, &line);
+    }
+}
+
+/// Sends one line (info level) to a target.
+fn emit(target: &LogTarget, msg: &[u8]) {
+    let facility = FACILITIES
+        .iter()
+        .position(|f| *f == target.facility)
+        .unwrap_or(16);
+    let pri = facility * 8 + 6;
+    let raw = target.format.as_deref() == Some("raw");
+    let mut line = Vec::with_capacity(msg.len() + 48);
+    if !raw {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        let c = super::calendar::civil_from_unix(now);
+        const MONTHS: [&str; 12] = [
+            "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+        ];
+        let month = MONTHS
+            .get(c.month.saturating_sub(1) as usize)
+            .unwrap_or(&"Jan");
+        let _ = write!(
+            line,
+            "<{pri}>{month} {:>2} {:02}:{:02}:{:02} portcullis[{}]: ",
+            c.day,
+            c.hour,
+            c.minute,
+            c.second,
+            std::process::id()
+        );
+    }
+    line.extend_from_slice(msg);
+    if let Some(max) = target.max_len {
+        line.truncate(max as usize);
+    }
+    match &target.address {
+        LogAddress::Stdout => {
+            line.push(b'\n');
+            let _ = std::io::stdout().write_all(&line);
+        }
+        LogAddress::Stderr => {
+            line.push(b'\n');
+            let _ = std::io::stderr().write_all(&line);
+        }
+        LogAddress::Udp { host, port } => {
+            if let Ok(sock) = UdpSocket::bind(("0.0.0.0", 0)) {
+                let _ = sock.send_to(&line, (host.as_str(), *port));
+            }
+        }
+        LogAddress::Unix(path) => {
+            if let Ok(sock) = std::os::unix::net::UnixDatagram::unbound() {
+                let _ = sock.send_to(&line, path);
+            }
+        }
+    }
+}

@@ -1,0 +1,20 @@
+//! The running proxy: what happens to a connection once a Generation is live.
+//!
+//! `facts` is the plain data the connection, TLS and HTTP layers gather about
+//! a client (addresses, TLS parameters, the client certificate, timings), and
+//! `eval` evaluates the IR's sample expressions, ACLs, conditions and
+//! log-format strings against it with HAProxy 2.6's semantics.
+
+mod calendar;
+pub mod errors;
+pub mod eval;
+pub mod facts;
+pub mod generation;
+pub mod http;
+pub mod listener;
+pub mod log;
+pub mod serve;
+pub mod upstream;
+
+#[cfg(test)]
+pub(crate) mod testpki;

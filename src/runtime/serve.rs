@@ -1,0 +1,228 @@
+//! Accepting connections and serving HTTP/1.1 and h2 on them with hyper.
+//!
+//! The listening sockets are owned by [`SocketSet`] (outside any Generation);
+//! each accepted connection takes the current Generation once and keeps it to
+//! the end, so a reload swaps configurations without touching connections in
+//! flight.
+
+use super::facts::ConnFacts;
+use super::generation::Generation;
+use super::http::{ConnCtx, handle};
+use super::listener::{BindError, BoundSocket, SocketSet};
+use crate::ir;
+use arc_swap::ArcSwap;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinHandle;
+
+/// HAProxy's listen backlog default.
+const BACKLOG: i32 = 1024;
+
+/// A running proxy: its listeners and the current Generation.
+pub struct Proxy {
+    current: Arc<ArcSwap<Generation>>,
+    /// Address each listener is bound to (frontend name, address).
+    pub local_addrs: Vec<(String, SocketAddr)>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+/// Why the proxy could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Build(#[from] super::generation::BuildError),
+    #[error("frontend '{frontend}': {source}")]
+    Bind {
+        frontend: String,
+        #[source]
+        source: BindError,
+    },
+    #[error("frontend '{frontend}': {source}")]
+    Io {
+        frontend: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Proxy {
+    /// Builds the first Generation, binds every `bind` and starts accepting.
+    /// Must be called inside a tokio runtime.
+    pub async fn start(config: ir::Config, sockets: &mut SocketSet) -> Result<Proxy, StartError> {
+        let generation = Generation::build(config)?;
+        let config = generation.config.clone();
+        let current = Arc::new(ArcSwap::from_pointee(generation));
+        let (stop, stop_rx) = watch::channel(false);
+        let global_limit = config
+            .global
+            .maxconn
+            .map(|n| Arc::new(Semaphore::new(n as usize)));
+        let mut tasks = Vec::new();
+        let mut local_addrs = Vec::new();
+        for (fi, fe) in config.frontends.iter().enumerate() {
+            let fe_limit = fe.maxconn.map(|n| Arc::new(Semaphore::new(n as usize)));
+            for bind in &fe.binds {
+                for addr in &bind.addresses {
+                    let sock =
+                        sockets
+                            .get_or_bind(addr, BACKLOG)
+                            .map_err(|source| StartError::Bind {
+                                frontend: fe.common.name.clone(),
+                                source,
+                            })?;
+                    let BoundSocket::Tcp(std_listener) = sock else {
+                        return Err(StartError::Io {
+                            frontend: fe.common.name.clone(),
+                            source: std::io::Error::other(
+                                "Unix listeners are not supported by the runtime yet",
+                            ),
+                        });
+                    };
+                    let listener =
+                        TcpListener::from_std(std_listener).map_err(|source| StartError::Io {
+                            frontend: fe.common.name.clone(),
+                            source,
+                        })?;
+                    if let Ok(a) = listener.local_addr() {
+                        local_addrs.push((fe.common.name.clone(), a));
+                    }
+                    let limits = Limits {
+                        global: global_limit.clone(),
+                        frontend: fe_limit.clone(),
+                        bind: bind.maxconn.map(|n| Arc::new(Semaphore::new(n as usize))),
+                    };
+                    tasks.push(tokio::spawn(accept_loop(
+                        listener,
+                        current.clone(),
+                        fi,
+                        limits,
+                        stop_rx.clone(),
+                    )));
+                }
+            }
+        }
+        Ok(Proxy {
+            current,
+            local_addrs,
+            stop,
+            tasks,
+        })
+    }
+
+    /// Replaces the running configuration; connections already accepted keep
+    /// the Generation they started with.
+    pub fn swap(&self, generation: Generation) {
+        self.current.store(Arc::new(generation));
+    }
+
+    /// Stops accepting and waits for the accept loops to end.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+}
+
+/// `maxconn` at the process, frontend and bind levels.
+#[derive(Clone)]
+struct Limits {
+    global: Option<Arc<Semaphore>>,
+    frontend: Option<Arc<Semaphore>>,
+    bind: Option<Arc<Semaphore>>,
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    current: Arc<ArcSwap<Generation>>,
+    frontend: usize,
+    limits: Limits,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        // Wait for a slot first: excess connections wait in the kernel backlog
+        // as with HAProxy's maxconn.
+        let mut permits = Vec::new();
+        for sem in [&limits.global, &limits.frontend, &limits.bind]
+            .into_iter()
+            .flatten()
+        {
+            match sem.clone().acquire_owned().await {
+                Ok(p) => permits.push(p),
+                Err(_) => return,
+            }
+        }
+        let accepted = tokio::select! {
+            r = listener.accept() => r,
+            _ = stop.changed() => return,
+        };
+        let (stream, peer) = match accepted {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::warn!("accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        let generation = current.load_full();
+        tokio::spawn(async move {
+            let _permits = permits;
+            serve_connection(stream, peer, generation, frontend).await;
+        });
+    }
+}
+
+/// Serves one client connection until it closes.
+async fn serve_connection(
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    generation: Arc<Generation>,
+    frontend: usize,
+) {
+    let _ = stream.set_nodelay(true);
+    let local = stream.local_addr().unwrap_or(peer);
+    let fe = &generation.config.frontends[frontend];
+    let t = &fe.common.timeouts;
+    // `timeout client`: inactivity on the client side closes the connection.
+    let mut timed = tokio_io_timeout::TimeoutStream::new(stream);
+    let idle = t.client.map(Duration::from_millis);
+    timed.set_read_timeout(idle);
+    timed.set_write_timeout(idle);
+    let io = TokioIo::new(Box::pin(timed));
+    let facts = Arc::new(ConnFacts {
+        src: peer,
+        dst: local,
+        frontend: Arc::from(fe.common.name.as_str()),
+        tls: None,
+        accept_date: SystemTime::now(),
+    });
+    let ctx = Arc::new(ConnCtx {
+        generation: generation.clone(),
+        frontend,
+        facts,
+    });
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    {
+        let mut h1 = builder.http1();
+        h1.timer(TokioTimer::new());
+        // `timeout http-request` bounds the wait for complete headers (slowloris).
+        if let Some(ms) = t.http_request.or(t.client) {
+            h1.header_read_timeout(Duration::from_millis(ms));
+        }
+        if fe.common.http_server_close {
+            h1.keep_alive(true);
+        }
+    }
+    builder.http2().timer(TokioTimer::new());
+    let service = service_fn(move |req| handle(ctx.clone(), req));
+    if let Err(e) = builder.serve_connection_with_upgrades(io, service).await {
+        tracing::debug!("connection from {peer} ended: {e}");
+    }
+}

@@ -1,0 +1,207 @@
+//! End-to-end HTTP behaviour of `portcullis run`: a proxy started in-process on
+//! 127.0.0.1 in front of real origin servers, driven by a real HTTP client.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)] // a test failing loudly is the point
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use portcullis::config::{self, LowerOptions};
+use portcullis::diag::{SourceMap, render};
+use portcullis::runtime::listener::SocketSet;
+use portcullis::runtime::serve::Proxy;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+/// A port nobody listens on right now.
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    l.local_addr().expect("local addr").port()
+}
+
+/// An origin that answers with its name and the request headers it received,
+/// one `name: value` per line; `/slow` answers after 2 s.
+async fn origin(name: &'static str) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind origin");
+    let addr = listener.local_addr().expect("origin addr");
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let svc = service_fn(move |req: Request<hyper::body::Incoming>| async move {
+                    if req.uri().path() == "/slow" {
+                        tokio::time::sleep(Duration::from_secs(2)).await;
+                    }
+                    let mut text = format!("origin={name}\npath={}\n", req.uri());
+                    for (k, v) in req.headers() {
+                        text.push_str(&format!("{k}: {}\n", v.to_str().unwrap_or("?")));
+                    }
+                    let res = Response::builder()
+                        .header("x-origin", name)
+                        .body(Full::new(Bytes::from(text)))
+                        .expect("response");
+                    Ok::<_, Infallible>(res)
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+/// Starts a proxy from configuration text.
+async fn proxy(text: &str) -> Proxy {
+    let mut map = SourceMap::new();
+    let file = map.add("test.cfg", text);
+    let (ir, diags) = config::build(&mut map, &[file], &LowerOptions::default(), &|_| None);
+    let ir = ir.unwrap_or_else(|| panic!("config rejected:\n{}", render(&map, &diags)));
+    let mut sockets = SocketSet::new();
+    Proxy::start(ir, &mut sockets).await.expect("proxy starts")
+}
+
+struct Answer {
+    status: u16,
+    headers: http::HeaderMap,
+    body: String,
+}
+
+async fn get(port: u16, path: &str, headers: &[(&str, &str)]) -> Answer {
+    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let mut req = Request::get(format!("http://127.0.0.1:{port}{path}"));
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let req = req.body(Full::new(Bytes::new())).expect("request");
+    let res = tokio::time::timeout(Duration::from_secs(10), client.request(req))
+        .await
+        .expect("answer in time")
+        .expect("http answer");
+    let status = res.status().as_u16();
+    let headers = res.headers().clone();
+    let body = res.into_body().collect().await.expect("body").to_bytes();
+    Answer {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    }
+}
+
+const DEFAULTS: &str = "defaults\n    mode http\n    timeout client 5s\n    timeout connect 1s\n    timeout server 1s\n";
+
+#[tokio::test]
+async fn rules_answer_locally_and_rewrite_forwarded_requests() {
+    let a = origin("a").await;
+    let port = free_port();
+    let p = proxy(&format!(
+        "{DEFAULTS}frontend fe\n    bind 127.0.0.1:{port}\n    monitor-uri /health\n    option forwardfor\n    http-request del-header X-Client-DN\n    http-request return status 200 content-type text/plain string hi if {{ path /hello }}\n    http-request deny if {{ path_beg /admin }}\n    http-request redirect scheme https code 301 if {{ path /secure }}\n    http-request set-header X-Client-DN %[ssl_c_s_dn] if {{ ssl_c_used }}\n    http-request set-header X-Route %[path,lower]\n    http-response set-header X-Via portcullis\n    default_backend be\nbackend be\n    server a {a}\n"
+    ))
+    .await;
+
+    let r = get(port, "/hello", &[]).await;
+    assert_eq!((r.status, r.body.as_str()), (200, "hi"));
+    assert_eq!(get(port, "/health", &[]).await.status, 200);
+
+    let r = get(port, "/admin/x", &[]).await;
+    assert_eq!(r.status, 403);
+    assert!(r.body.contains("<h1>403 Forbidden</h1>"), "{}", r.body);
+
+    let r = get(port, "/secure", &[("host", "example.test")]).await;
+    assert_eq!(r.status, 301);
+    assert_eq!(
+        r.headers.get("location").map(|v| v.as_bytes()),
+        Some(&b"https://example.test/secure"[..])
+    );
+
+    let r = get(port, "/Some/Path?q=1", &[("x-client-dn", "/CN=forged")]).await;
+    assert_eq!(r.status, 200);
+    assert!(r.body.contains("origin=a"), "{}", r.body);
+    assert!(r.body.contains("path=/Some/Path?q=1"), "{}", r.body);
+    assert!(r.body.contains("x-route: /some/path"), "{}", r.body);
+    assert!(r.body.contains("x-forwarded-for: 127.0.0.1"), "{}", r.body);
+    assert!(
+        !r.body.contains("forged"),
+        "forged identity header reached the origin: {}",
+        r.body
+    );
+    assert_eq!(
+        r.headers.get("x-via").map(|v| v.as_bytes()),
+        Some(&b"portcullis"[..])
+    );
+    p.shutdown().await;
+}
+
+#[tokio::test]
+async fn routing_balancing_and_server_errors_match_haproxy() {
+    let a = origin("a").await;
+    let b = origin("b").await;
+    let dead = free_port();
+    let port = free_port();
+    let p = proxy(&format!(
+        "{DEFAULTS}frontend fe\n    bind 127.0.0.1:{port}\n    use_backend be_dead if {{ path_beg /dead }}\n    use_backend be_%[req.hdr(x-pool)] if {{ req.hdr(x-pool) -m found }}\n    default_backend be_rr\nbackend be_rr\n    balance roundrobin\n    server a {a}\n    server b {b}\nbackend be_b\n    server b {b}\nbackend be_dead\n    retries 1\n    errorfile 503 tests/fixtures/errors/503.http\n    server gone 127.0.0.1:{dead}\n"
+    ))
+    .await;
+
+    let mut seen = Vec::new();
+    for _ in 0..4 {
+        let r = get(port, "/", &[]).await;
+        assert_eq!(r.status, 200);
+        seen.push(
+            r.headers
+                .get("x-origin")
+                .map(|v| v.to_str().unwrap_or("").to_string())
+                .unwrap_or_default(),
+        );
+    }
+    assert_eq!(seen.iter().filter(|s| *s == "a").count(), 2, "{seen:?}");
+    assert_eq!(seen.iter().filter(|s| *s == "b").count(), 2, "{seen:?}");
+
+    let r = get(port, "/x", &[("x-pool", "b")]).await;
+    assert_eq!(
+        r.headers.get("x-origin").map(|v| v.as_bytes()),
+        Some(&b"b"[..])
+    );
+
+    let r = get(port, "/dead", &[]).await;
+    assert_eq!(r.status, 503);
+    let custom =
+        std::fs::read_to_string("tests/fixtures/errors/503.http").expect("errorfile fixture");
+    let custom_body = custom
+        .split("\r\n\r\n")
+        .nth(1)
+        .or_else(|| custom.split("\n\n").nth(1))
+        .unwrap_or("");
+    assert_eq!(
+        r.body, custom_body,
+        "errorfile 503 replaces the built-in page"
+    );
+
+    let r = get(port, "/slow", &[]).await;
+    assert_eq!(r.status, 504);
+    assert!(r.body.contains("504 Gateway Time-out"), "{}", r.body);
+    p.shutdown().await;
+}
+
+#[tokio::test]
+async fn no_backend_answers_503() {
+    let port = free_port();
+    let p = proxy(&format!(
+        "{DEFAULTS}frontend fe\n    bind 127.0.0.1:{port}\n"
+    ))
+    .await;
+    let r = get(port, "/", &[]).await;
+    assert_eq!(r.status, 503);
+    assert!(
+        r.body
+            .contains("No server is available to handle this request.")
+    );
+    p.shutdown().await;
+}
