@@ -205,3 +205,25 @@ async fn no_backend_answers_503() {
     );
     p.shutdown().await;
 }
+
+#[tokio::test]
+async fn basic_auth_with_a_userlist() {
+    let port = free_port();
+    let p = proxy(&format!(
+        "userlist admins\n    user alice insecure-password s3cret\n{DEFAULTS}frontend fe\n    bind 127.0.0.1:{port}\n    http-request auth realm Admin unless {{ http_auth(admins) }}\n    http-request return status 200 content-type text/plain string welcome\n"
+    ))
+    .await;
+    let r = get(port, "/", &[]).await;
+    assert_eq!(r.status, 401);
+    assert_eq!(
+        r.headers.get("www-authenticate").map(|v| v.as_bytes()),
+        Some(&b"Basic realm=\"Admin\""[..])
+    );
+    // alice:wrong
+    let r = get(port, "/", &[("authorization", "Basic YWxpY2U6d3Jvbmc=")]).await;
+    assert_eq!(r.status, 401);
+    // alice:s3cret
+    let r = get(port, "/", &[("authorization", "Basic YWxpY2U6czNjcmV0")]).await;
+    assert_eq!((r.status, r.body.as_str()), (200, "welcome"));
+    p.shutdown().await;
+}

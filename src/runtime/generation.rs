@@ -2,6 +2,7 @@
 //! swapped atomically on reload. Connections hold the Generation they started
 //! under, so a reload never changes the rules under a request in flight.
 
+use super::auth::Userlists;
 use super::eval::ProcVars;
 use super::facts::ConnFacts;
 use super::upstream::{BackendRt, UpstreamBuildError};
@@ -17,6 +18,8 @@ pub struct Generation {
     pub backends: Vec<BackendRt>,
     /// `proc.*` variables live as long as the Generation.
     pub proc_vars: ProcVars,
+    /// Credentials for `http_auth()`.
+    pub userlists: Userlists,
 }
 
 /// Why a Generation could not be built from a valid IR.
@@ -24,6 +27,10 @@ pub struct Generation {
 pub enum BuildError {
     #[error(transparent)]
     Upstream(#[from] UpstreamBuildError),
+    #[error(
+        "userlist '{list}', user '{user}': crypt(3) password hashes are not supported by the runtime yet (use insecure-password)"
+    )]
+    HashedPassword { list: String, user: String },
     #[error("frontend '{frontend}', bind '{bind}': {what} is not supported by the runtime yet")]
     Unsupported {
         frontend: String,
@@ -53,6 +60,13 @@ impl Generation {
                 }
             }
         }
+        let userlists = Userlists(config.userlists.clone());
+        if let Some((list, user)) = userlists.hashed_user() {
+            return Err(BuildError::HashedPassword {
+                list: list.to_string(),
+                user: user.to_string(),
+            });
+        }
         let backends = config
             .backends
             .iter()
@@ -62,6 +76,7 @@ impl Generation {
             config: Arc::new(config),
             backends,
             proc_vars: ProcVars::new(),
+            userlists,
         })
     }
 

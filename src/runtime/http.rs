@@ -7,7 +7,7 @@
 //! header rewrites apply immediately so later rules see them.
 
 use super::errors::{default_response, parse_raw_response};
-use super::eval::{self, LfTarget, Txn, Vars};
+use super::eval::{self, LfTarget, Txn, UserAuth, Vars};
 use super::facts::{ConnFacts, LogFacts, TermCause};
 use super::generation::Generation;
 use super::log;
@@ -102,11 +102,12 @@ async fn pipeline(
         return boxed(r);
     }
     let facts = &ctx.facts;
-    if let Verdict::Reply(r) = request_rules(&fe.common, facts, parts, vars) {
+    let auth: &(dyn UserAuth + Sync) = &generation.userlists;
+    if let Verdict::Reply(r) = request_rules(&fe.common, facts, auth, parts, vars) {
         log.termination.cause = TermCause::Local;
         return boxed(r);
     }
-    let Some(be_idx) = choose_backend(fe, facts, parts, vars, &generation.config) else {
+    let Some(be_idx) = choose_backend(fe, facts, auth, parts, vars, &generation.config) else {
         log.termination.cause = TermCause::Local;
         return boxed(error_page(&fe.common, 503));
     };
@@ -114,7 +115,7 @@ async fn pipeline(
     log.backend = Arc::from(be.common.name.as_str());
     // A listen's backend half is the same proxy: its rules already ran.
     let same_proxy = be.common.name == fe.common.name && be.common.origin == fe.common.origin;
-    if !same_proxy && let Verdict::Reply(r) = request_rules(&be.common, facts, parts, vars) {
+    if !same_proxy && let Verdict::Reply(r) = request_rules(&be.common, facts, auth, parts, vars) {
         log.termination.cause = TermCause::Local;
         return boxed(r);
     }
@@ -135,7 +136,7 @@ async fn pipeline(
             }
             for common in rules {
                 if let Verdict::Reply(r) =
-                    response_rules(common, facts, parts, &mut res_parts, vars)
+                    response_rules(common, facts, auth, parts, &mut res_parts, vars)
                 {
                     return boxed(r);
                 }
@@ -207,12 +208,14 @@ fn render(f: &LogFormat, target: LfTarget, t: &mut Txn) -> Vec<u8> {
 fn request_rules(
     common: &ProxyCommon,
     facts: &ConnFacts,
+    auth: &(dyn UserAuth + Sync),
     parts: &mut http::request::Parts,
     vars: &mut Vars,
 ) -> Verdict {
     for rule in &common.http_request {
         let step = {
             let mut t = Txn::new(facts, vars);
+            t.auth = auth;
             t.req = Some(parts);
             if !cond_holds(&rule.cond, &common.acls, &mut t) {
                 continue;
@@ -242,6 +245,7 @@ fn request_rules(
 fn response_rules(
     common: &ProxyCommon,
     facts: &ConnFacts,
+    auth: &(dyn UserAuth + Sync),
     req: &http::request::Parts,
     res: &mut http::response::Parts,
     vars: &mut Vars,
@@ -249,6 +253,7 @@ fn response_rules(
     for rule in &common.http_response {
         let step = {
             let mut t = Txn::new(facts, vars);
+            t.auth = auth;
             t.req = Some(req);
             t.res = Some(res);
             if !cond_holds(&rule.cond, &common.acls, &mut t) {
@@ -578,12 +583,14 @@ fn redirect(r: &ir::Redirect, t: &mut Txn, req: &http::request::Parts) -> Respon
 fn choose_backend(
     fe: &ir::Frontend,
     facts: &ConnFacts,
+    auth: &(dyn UserAuth + Sync),
     parts: &http::request::Parts,
     vars: &mut Vars,
     config: &ir::Config,
 ) -> Option<usize> {
     for u in &fe.use_backend {
         let mut t = Txn::new(facts, vars);
+        t.auth = auth;
         t.req = Some(parts);
         if !cond_holds(&u.cond, &fe.common.acls, &mut t) {
             continue;

@@ -6,6 +6,7 @@
 //! log-format strings against it with HAProxy 2.6's semantics.
 
 mod calendar;
+pub mod auth;
 pub mod errors;
 pub mod eval;
 pub mod facts;
