@@ -11,14 +11,21 @@
 pub mod analysis;
 pub mod dn;
 mod error;
+pub mod handshake;
 pub mod info;
 pub mod material;
 pub mod pem;
 pub mod provider;
+pub mod resumption;
+pub mod server;
+pub mod sni;
 pub mod system;
+pub mod verifier;
 
 #[cfg(test)]
 mod test_pki;
+#[cfg(test)]
+mod server_tests;
 #[cfg(test)]
 mod tests;
 

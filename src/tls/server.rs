@@ -1,0 +1,466 @@
+//! Server-side TLS of one `bind … ssl`: the rustls `ServerConfig`s, one per
+//! distinct (certificate, policy), and the SNI index that picks one per
+//! ClientHello.
+//!
+//! Sits in the pipeline's *build* step: [`BindTlsRuntime::build`] runs once
+//! per bind per configuration generation (so `check` and reload surface every
+//! error here), never per connection. Everything rustls cannot do as asked is
+//! a [`TlsBuildError`]; nothing is silently downgraded. The connection side
+//! is [`crate::tls::handshake::accept`].
+
+use crate::ir::{BindTls, ClientVerify, SniCert, TlsParams, TlsPolicy, TlsVersion, Trust};
+use crate::runtime::facts::CertFacts;
+use crate::tls::material::CertKey;
+use crate::tls::provider::provider;
+use crate::tls::resumption::{Resumption, ResumptionError};
+use crate::tls::sni::{ClientCaps, SniIndex};
+use crate::tls::verifier::{ClientVerifier, VerifierError};
+use rustls::crypto::ring::{cipher_suite, kx_group};
+use rustls::crypto::{CryptoProvider, SupportedKxGroup};
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
+use rustls::{CipherSuite, ServerConfig, SupportedCipherSuite, SupportedProtocolVersion};
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+/// Identifies a client-certificate verification policy of a bind: verify
+/// mode, trust store, CRLs and verify depth (the ignore lists are bind-wide).
+/// Two SNI entries with the same verification share an id even when their
+/// certificates, ALPN or ciphers differ; the HTTP layer answers 421 when a
+/// request's Host maps to another id than the one negotiated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PolicyId(pub u32);
+
+/// Why a bind's TLS could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsBuildError {
+    #[error("bind has 'ssl' but no certificate")]
+    NoCertificate,
+    #[error("{at}: cipher '{name}' is not available in portcullis")]
+    UnknownCipher { at: String, name: String },
+    #[error("{at}: curve '{name}' is not available in portcullis")]
+    UnknownCurve { at: String, name: String },
+    #[error("{at}: no TLS version left between {min:?} and {max:?}")]
+    NoVersion {
+        at: String,
+        min: TlsVersion,
+        max: TlsVersion,
+    },
+    #[error("{at}: no cipher suite left for {version}")]
+    NoSuites { at: String, version: &'static str },
+    /// TLS 1.2 only, and none of the allowed suites can be used with the
+    /// certificate's key (e.g. only ECDHE-RSA suites for an ECDSA key):
+    /// every handshake would fail.
+    #[error("{at}: no allowed TLSv1.2 cipher suite can be used with a {key} key")]
+    NoSuitesForKey { at: String, key: String },
+    #[error("{at}: {source}")]
+    Verifier {
+        at: String,
+        #[source]
+        source: VerifierError,
+    },
+    #[error("{at}: the TLS library refused the configuration: {source}")]
+    Rustls {
+        at: String,
+        #[source]
+        source: rustls::Error,
+    },
+    #[error("{at}: the certificate cannot be rendered for the ssl_f_* fetches")]
+    CertFacts { at: String },
+    #[error(transparent)]
+    Resumption(#[from] ResumptionError),
+}
+
+/// One prebuilt (certificate, policy) combination.
+pub(crate) struct Slot {
+    pub config: Arc<ServerConfig>,
+    /// `None` for `verify none`.
+    pub verifier: Option<Arc<ClientVerifier>>,
+    pub policy: PolicyId,
+    /// The served certificate, for `ssl_f_*`.
+    pub frontend: Arc<CertFacts>,
+}
+
+/// The built TLS side of one bind, for one configuration generation.
+pub struct BindTlsRuntime {
+    slots: Vec<Slot>,
+    /// Slot of each `BindTls::certs` entry.
+    entry_slot: Vec<usize>,
+    sni: SniIndex,
+    policies: usize,
+}
+
+impl fmt::Debug for BindTlsRuntime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BindTlsRuntime")
+            .field("configs", &self.slots.len())
+            .field("entries", &self.entry_slot.len())
+            .field("policies", &self.policies)
+            .finish()
+    }
+}
+
+impl BindTlsRuntime {
+    /// Builds every server config of a bind: one per distinct (certificate,
+    /// policy), each with its own view of the bind's fresh resumption state
+    /// (see [`crate::tls::resumption`]), client verifiers shared per policy.
+    pub fn build(tls: &BindTls) -> Result<BindTlsRuntime, TlsBuildError> {
+        if tls.certs.is_empty() {
+            return Err(TlsBuildError::NoCertificate);
+        }
+        let resumption = Resumption::new()?;
+        let mut slots: Vec<Slot> = Vec::new();
+        let mut slot_keys: HashMap<String, usize> = HashMap::new();
+        let mut policy_ids: HashMap<String, PolicyId> = HashMap::new();
+        let mut verifiers: HashMap<String, Option<Arc<ClientVerifier>>> = HashMap::new();
+        let mut entry_slot = Vec::with_capacity(tls.certs.len());
+        for entry in &tls.certs {
+            let key = slot_key(entry);
+            if let Some(i) = slot_keys.get(&key) {
+                entry_slot.push(*i);
+                continue;
+            }
+            let at = context(entry);
+            let p = &entry.policy;
+            let pkey = policy_key(p);
+            let next_id = PolicyId(u32::try_from(policy_ids.len()).unwrap_or(u32::MAX));
+            let policy = *policy_ids.entry(pkey.clone()).or_insert(next_id);
+            let vkey = format!("{pkey}|{}", p.no_ca_names);
+            let verifier = match verifiers.get(&vkey) {
+                Some(v) => v.clone(),
+                None => {
+                    let v = verifier(p, tls).map_err(|source| TlsBuildError::Verifier {
+                        at: at.clone(),
+                        source,
+                    })?;
+                    verifiers.insert(vkey, v.clone());
+                    v
+                }
+            };
+            let index = u32::try_from(slots.len()).unwrap_or(u32::MAX);
+            let config = server_config(&entry.cert, p, verifier.clone(), &resumption, index, &at)?;
+            let frontend = entry
+                .cert
+                .chain
+                .first()
+                .and_then(|der| CertFacts::from_der(der.as_ref()))
+                .ok_or_else(|| TlsBuildError::CertFacts { at: at.clone() })?;
+            slot_keys.insert(key, slots.len());
+            entry_slot.push(slots.len());
+            slots.push(Slot {
+                config: Arc::new(config),
+                verifier,
+                policy,
+                frontend: Arc::new(frontend),
+            });
+        }
+        Ok(BindTlsRuntime {
+            slots,
+            entry_slot,
+            sni: SniIndex::new(&tls.certs, tls.strict_sni),
+            policies: policy_ids.len(),
+        })
+    }
+
+    /// The prebuilt config for a ClientHello; `None` when `strict-sni`
+    /// refuses it.
+    pub(crate) fn select(&self, server_name: Option<&str>, caps: ClientCaps) -> Option<&Slot> {
+        let entry = self.sni.select(server_name, caps)?;
+        self.slots.get(*self.entry_slot.get(entry)?)
+    }
+
+    /// The policy that would serve `host` had the client sent it as SNI (for
+    /// a client accepting both ECDSA and RSA certificates); `None` when no
+    /// certificate would (`strict-sni`). Compare it with the policy of the
+    /// connection to answer 421 to domain fronting.
+    pub fn policy_for_host(&self, host: &str) -> Option<PolicyId> {
+        self.select(Some(host), ClientCaps::ANY).map(|s| s.policy)
+    }
+
+    /// How many distinct verification policies the bind has: with one, a
+    /// Host can never map to another policy than the SNI did.
+    pub fn policy_count(&self) -> usize {
+        self.policies
+    }
+
+    /// How many rustls server configs were built (one per distinct
+    /// certificate and policy).
+    pub fn config_count(&self) -> usize {
+        self.slots.len()
+    }
+}
+
+/// `file:line` of the crt-list line, or the certificate path, for messages.
+fn context(entry: &SniCert) -> String {
+    match &entry.crt_list_origin {
+        Some(origin) => format!("{origin}: '{}'", entry.cert.path.display()),
+        None => format!("'{}'", entry.cert.path.display()),
+    }
+}
+
+fn ptr<T>(a: &Option<Arc<T>>) -> usize {
+    a.as_ref()
+        .map_or(0, |a| Arc::as_ptr(a) as *const () as usize)
+}
+
+fn trust_key(t: &Trust) -> String {
+    format!(
+        "{:x}/{:x}/{:x}",
+        ptr(&t.ca_file),
+        ptr(&t.ca_verify_file),
+        ptr(&t.crl)
+    )
+}
+
+/// What identifies a verification policy. Trust material is compared by
+/// identity: the loader hands out one `Arc` per file.
+fn policy_key(p: &TlsPolicy) -> String {
+    let verify = match &p.verify {
+        ClientVerify::None => "none".to_string(),
+        ClientVerify::Optional(t) => format!("optional:{}", trust_key(t)),
+        ClientVerify::Required(t) => format!("required:{}", trust_key(t)),
+    };
+    match (&p.verify, p.verify_depth) {
+        (ClientVerify::None, _) | (_, None) => verify,
+        (_, Some(d)) => format!("{verify}:depth={d}"),
+    }
+}
+
+/// What makes two entries need different server configs.
+fn slot_key(e: &SniCert) -> String {
+    format!(
+        "{:x}|{}|{}|{:?}",
+        Arc::as_ptr(&e.cert) as *const () as usize,
+        policy_key(&e.policy),
+        e.policy.no_ca_names,
+        e.policy.params
+    )
+}
+
+fn verifier(p: &TlsPolicy, tls: &BindTls) -> Result<Option<Arc<ClientVerifier>>, VerifierError> {
+    let (trust, mandatory) = match &p.verify {
+        ClientVerify::None => return Ok(None),
+        ClientVerify::Optional(t) => (t, false),
+        ClientVerify::Required(t) => (t, true),
+    };
+    let v = ClientVerifier::new(
+        trust,
+        mandatory,
+        p.no_ca_names,
+        p.verify_depth,
+        &tls.ignore_errors,
+    )?;
+    Ok(Some(Arc::new(v)))
+}
+
+/// Serves one fixed certificate (the SNI choice is made before the config).
+#[derive(Debug)]
+struct FixedCert(Arc<CertifiedKey>);
+
+impl ResolvesServerCert for FixedCert {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(self.0.clone())
+    }
+}
+
+fn server_config(
+    cert: &CertKey,
+    policy: &TlsPolicy,
+    verifier: Option<Arc<ClientVerifier>>,
+    resumption: &Resumption,
+    index: u32,
+    at: &str,
+) -> Result<ServerConfig, TlsBuildError> {
+    let params = &policy.params;
+    let versions = versions(params, at)?;
+    let provider = narrowed_provider(params, &versions, at)?;
+    let key = cert.signing_key.algorithm();
+    if versions
+        .iter()
+        .all(|v| v.version == rustls::ProtocolVersion::TLSv1_2)
+        && !provider
+            .cipher_suites
+            .iter()
+            .filter(|s| matches!(s, SupportedCipherSuite::Tls12(_)))
+            .any(|s| s.usable_for_signature_algorithm(key))
+    {
+        return Err(TlsBuildError::NoSuitesForKey {
+            at: at.to_string(),
+            key: format!("{key:?}"),
+        });
+    }
+    let rustls_err = |source| TlsBuildError::Rustls {
+        at: at.to_string(),
+        source,
+    };
+    let builder = ServerConfig::builder_with_provider(Arc::new(provider))
+        .with_protocol_versions(&versions)
+        .map_err(rustls_err)?;
+    let builder = match verifier {
+        Some(v) => builder.with_client_cert_verifier(v),
+        None => builder.with_no_client_auth(),
+    };
+    let mut config =
+        builder.with_cert_resolver(Arc::new(FixedCert(Arc::new(cert.certified_key()))));
+    config.alpn_protocols = params
+        .alpn
+        .iter()
+        .flatten()
+        .map(|p| p.as_bytes().to_vec())
+        .collect();
+    // HAProxy sets SSL_OP_CIPHER_SERVER_PREFERENCE unless prefer-client-ciphers.
+    config.ignore_client_order = !params.prefer_client_ciphers;
+    // Resumption scoped to this (certificate, policy) and this generation.
+    config.session_storage = resumption.store_for(index);
+    if !params.no_tls_tickets {
+        config.ticketer = resumption.ticketer_for(index);
+    }
+    Ok(config)
+}
+
+fn versions(
+    params: &TlsParams,
+    at: &str,
+) -> Result<Vec<&'static SupportedProtocolVersion>, TlsBuildError> {
+    let min = params.min_version.unwrap_or(TlsVersion::Tls12);
+    let max = params.max_version.unwrap_or(TlsVersion::Tls13);
+    let mut out = Vec::new();
+    if (min..=max).contains(&TlsVersion::Tls13) {
+        out.push(&rustls::version::TLS13);
+    }
+    if (min..=max).contains(&TlsVersion::Tls12) {
+        out.push(&rustls::version::TLS12);
+    }
+    if out.is_empty() {
+        return Err(TlsBuildError::NoVersion {
+            at: at.to_string(),
+            min,
+            max,
+        });
+    }
+    Ok(out)
+}
+
+/// The cipher suites portcullis offers: OpenSSL name, rustls suite.
+fn suite_table() -> [(&'static str, SupportedCipherSuite); 9] {
+    [
+        (
+            "TLS_AES_256_GCM_SHA384",
+            cipher_suite::TLS13_AES_256_GCM_SHA384,
+        ),
+        (
+            "TLS_AES_128_GCM_SHA256",
+            cipher_suite::TLS13_AES_128_GCM_SHA256,
+        ),
+        (
+            "TLS_CHACHA20_POLY1305_SHA256",
+            cipher_suite::TLS13_CHACHA20_POLY1305_SHA256,
+        ),
+        (
+            "ECDHE-ECDSA-AES256-GCM-SHA384",
+            cipher_suite::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+        ),
+        (
+            "ECDHE-RSA-AES256-GCM-SHA384",
+            cipher_suite::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+        ),
+        (
+            "ECDHE-ECDSA-CHACHA20-POLY1305",
+            cipher_suite::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+        ),
+        (
+            "ECDHE-RSA-CHACHA20-POLY1305",
+            cipher_suite::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+        ),
+        (
+            "ECDHE-ECDSA-AES128-GCM-SHA256",
+            cipher_suite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+        ),
+        (
+            "ECDHE-RSA-AES128-GCM-SHA256",
+            cipher_suite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+        ),
+    ]
+}
+
+/// A cipher suite's name as HAProxy prints it (`ssl_fc_cipher`, `%sslc`):
+/// IANA names for TLS 1.3, OpenSSL names for TLS 1.2.
+pub fn cipher_name(suite: CipherSuite) -> &'static str {
+    suite_table()
+        .into_iter()
+        .find(|(_, s)| s.suite() == suite)
+        .map_or("", |(name, _)| name)
+}
+
+fn narrowed_provider(
+    params: &TlsParams,
+    versions: &[&'static SupportedProtocolVersion],
+    at: &str,
+) -> Result<CryptoProvider, TlsBuildError> {
+    let base = provider();
+    let table = suite_table();
+    let pick = |names: &Option<Vec<String>>,
+                tls13: bool|
+     -> Result<Vec<SupportedCipherSuite>, TlsBuildError> {
+        let Some(names) = names else {
+            return Ok(base
+                .cipher_suites
+                .iter()
+                .filter(|s| matches!(s, SupportedCipherSuite::Tls13(_)) == tls13)
+                .copied()
+                .collect());
+        };
+        names
+            .iter()
+            .map(|name| {
+                table
+                    .iter()
+                    .find(|(n, s)| {
+                        n == name && matches!(s, SupportedCipherSuite::Tls13(_)) == tls13
+                    })
+                    .map(|(_, s)| *s)
+                    .ok_or_else(|| TlsBuildError::UnknownCipher {
+                        at: at.to_string(),
+                        name: name.clone(),
+                    })
+            })
+            .collect()
+    };
+    let tls13 = pick(&params.ciphersuites, true)?;
+    let tls12 = pick(&params.ciphers, false)?;
+    for (version, suites, label) in [
+        (&rustls::version::TLS13, &tls13, "TLSv1.3"),
+        (&rustls::version::TLS12, &tls12, "TLSv1.2"),
+    ] {
+        if versions.iter().any(|v| v.version == version.version) && suites.is_empty() {
+            return Err(TlsBuildError::NoSuites {
+                at: at.to_string(),
+                version: label,
+            });
+        }
+    }
+    let kx_groups = match &params.curves {
+        None => base.kx_groups.clone(),
+        Some(names) => names
+            .iter()
+            .map(|name| {
+                let group: Option<&'static dyn SupportedKxGroup> = match name.as_str() {
+                    "X25519" => Some(kx_group::X25519),
+                    "P-256" => Some(kx_group::SECP256R1),
+                    "P-384" => Some(kx_group::SECP384R1),
+                    _ => None,
+                };
+                group.ok_or_else(|| TlsBuildError::UnknownCurve {
+                    at: at.to_string(),
+                    name: name.clone(),
+                })
+            })
+            .collect::<Result<_, _>>()?,
+    };
+    Ok(CryptoProvider {
+        cipher_suites: tls13.into_iter().chain(tls12).collect(),
+        kx_groups,
+        ..(*base).clone()
+    })
+}
