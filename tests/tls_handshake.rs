@@ -115,6 +115,7 @@ fn bind(certs: Vec<SniCert>) -> BindTls {
     BindTls {
         certs,
         strict_sni: false,
+        sni_host_check: true,
         ignore_errors: IgnoreErrors::default(),
     }
 }

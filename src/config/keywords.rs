@@ -383,6 +383,11 @@ pub static TABLE: &[Keyword] = &[
     s(Bind, "maxconn", "listener connection limit"),
     ext(
         Bind,
+        "no-strict-sni-host",
+        "do not answer 421 when a request's Host belongs to another client-verification policy than its SNI",
+    ),
+    ext(
+        Bind,
         "verify-depth",
         "maximum number of intermediate CAs in a client chain (APISIX client.depth)",
     ),

@@ -100,7 +100,34 @@ pub fn build(
         return (None, diags);
     }
     let config = lower::lower(&tree, map, opts, &mut diags);
+    if let Some(c) = &config {
+        build_tls(c, &mut diags);
+    }
+    if diags.has_errors() {
+        return (None, diags);
+    }
     (config, diags)
+}
+
+/// Builds the rustls configurations the runtime would build, so `check`
+/// reports what the TLS stack refuses (e.g. no cipher suite usable with a
+/// certificate's key) exactly as a start or a reload would.
+fn build_tls(config: &ir::Config, diags: &mut Diagnostics) {
+    for fe in &config.frontends {
+        for b in &fe.binds {
+            if let Some(tls) = &b.tls
+                && let Err(e) = crate::tls::server::BindTlsRuntime::build(tls)
+            {
+                diags.push(
+                    Diagnostic::error(format!(
+                        "'bind {}' in frontend '{}' at {}: {e}",
+                        b.spec, fe.common.name, b.origin
+                    ))
+                    .help("the TLS settings of this bind cannot be put together; check its certificates, ciphers, curves and versions"),
+                );
+            }
+        }
+    }
 }
 
 /// Runs the front end with default options and the process environment.

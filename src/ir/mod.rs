@@ -344,6 +344,9 @@ pub struct BindTls {
     pub certs: Vec<SniCert>,
     /// `strict-sni`: no default certificate, unknown SNI → `unrecognized_name`.
     pub strict_sni: bool,
+    /// Answer 421 when a request's Host maps to another client-verification
+    /// policy than the one negotiated (on by default; `no-strict-sni-host`).
+    pub sni_host_check: bool,
     /// `ca-ignore-err` / `crt-ignore-err`: bind-wide, as in HAProxy.
     pub ignore_errors: IgnoreErrors,
 }

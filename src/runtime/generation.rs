@@ -3,10 +3,11 @@
 //! under, so a reload never changes the rules under a request in flight.
 
 use super::auth::Userlists;
+use super::errors::default_response;
 use super::eval::ProcVars;
-use super::facts::ConnFacts;
 use super::upstream::{BackendRt, UpstreamBuildError};
 use crate::ir;
+use crate::tls::server::{BindTlsRuntime, PolicyId, TlsBuildError};
 use bytes::Bytes;
 use http::Response;
 use std::sync::Arc;
@@ -20,6 +21,8 @@ pub struct Generation {
     pub proc_vars: ProcVars,
     /// Credentials for `http_auth()`.
     pub userlists: Userlists,
+    /// TLS of each bind, `tls[frontend][bind]` (`None` for clear binds).
+    pub tls: Vec<Vec<Option<Arc<BindTlsRuntime>>>>,
 }
 
 /// Why a Generation could not be built from a valid IR.
@@ -37,12 +40,22 @@ pub enum BuildError {
         bind: String,
         what: &'static str,
     },
+    #[error("frontend '{frontend}', bind '{bind}' ({origin}): {source}")]
+    Tls {
+        frontend: String,
+        bind: String,
+        origin: String,
+        #[source]
+        source: Box<TlsBuildError>,
+    },
 }
 
 impl Generation {
     /// Builds the runtime state of a configuration.
     pub fn build(config: ir::Config) -> Result<Generation, BuildError> {
+        let mut tls = Vec::new();
         for fe in &config.frontends {
+            let mut per_bind = Vec::new();
             for b in &fe.binds {
                 let unsupported = |what| BuildError::Unsupported {
                     frontend: fe.common.name.clone(),
@@ -52,13 +65,22 @@ impl Generation {
                 if b.accept_proxy {
                     return Err(unsupported("'accept-proxy'"));
                 }
-                if b.tls.is_some() {
-                    return Err(unsupported("TLS termination ('ssl')"));
-                }
                 if fe.common.mode == ir::expr::Mode::Tcp {
                     return Err(unsupported("'mode tcp'"));
                 }
+                per_bind.push(match &b.tls {
+                    Some(t) => Some(Arc::new(BindTlsRuntime::build(t).map_err(|source| {
+                        BuildError::Tls {
+                            frontend: fe.common.name.clone(),
+                            bind: b.spec.clone(),
+                            origin: b.origin.clone(),
+                            source: Box::new(source),
+                        }
+                    })?)),
+                    None => None,
+                });
             }
+            tls.push(per_bind);
         }
         let userlists = Userlists(config.userlists.clone());
         if let Some((list, user)) = userlists.hashed_user() {
@@ -77,19 +99,62 @@ impl Generation {
             backends,
             proc_vars: ProcVars::new(),
             userlists,
+            tls,
         })
     }
 
-    /// The 421 answer for a request whose Host is served under another TLS
-    /// policy than the one its connection negotiated (SNI/Host fronting).
+    /// The 421 answer for a request whose Host is served under another
+    /// client-verification policy than the one its TLS connection negotiated:
+    /// a client must not pass a lax SNI's handshake and then ask for a host
+    /// that requires a certificate (SNI/Host domain fronting). HAProxy needs
+    /// hand-written rules for this; `no-strict-sni-host` on the bind turns it off.
     pub fn misdirected(
         &self,
-        _frontend: usize,
-        facts: &ConnFacts,
-        _parts: &http::request::Parts,
+        conn: &ConnTls,
+        parts: &http::request::Parts,
     ) -> Option<Response<Bytes>> {
-        // Only TLS connections carry a policy.
-        facts.tls.as_ref()?;
-        None
+        let ConnTls {
+            frontend,
+            bind,
+            policy,
+        } = *conn;
+        let rt = self.tls.get(frontend)?.get(bind)?.as_ref()?;
+        let checks = self
+            .config
+            .frontends
+            .get(frontend)?
+            .binds
+            .get(bind)?
+            .tls
+            .as_ref()?
+            .sni_host_check;
+        if !checks || rt.policy_count() < 2 {
+            return None;
+        }
+        let host = parts.headers.get(http::header::HOST)?.to_str().ok()?;
+        let name = strip_port(host).to_ascii_lowercase();
+        if rt.policy_for_host(&name) == Some(policy) {
+            return None;
+        }
+        Some(default_response(421))
     }
+}
+
+/// Where a TLS connection was accepted and which policy it negotiated.
+#[derive(Clone, Copy, Debug)]
+pub struct ConnTls {
+    pub frontend: usize,
+    pub bind: usize,
+    pub policy: PolicyId,
+}
+
+/// `host:port` → `host` (IPv6 literals keep their brackets).
+fn strip_port(host: &str) -> &str {
+    if host.starts_with('[') {
+        return host
+            .split_once(']')
+            .map_or(host, |(h, _)| h)
+            .trim_start_matches('[');
+    }
+    host.split_once(':').map_or(host, |(h, _)| h)
 }

@@ -9,7 +9,7 @@
 use super::errors::{default_response, parse_raw_response};
 use super::eval::{self, LfTarget, Txn, UserAuth, Vars};
 use super::facts::{ConnFacts, LogFacts, TermCause};
-use super::generation::Generation;
+use super::generation::{ConnTls, Generation};
 use super::log;
 use super::upstream::Forwarded;
 use crate::ir::expr::{AclTerm, Condition, LogFormat};
@@ -36,6 +36,8 @@ pub struct ConnCtx {
     pub generation: Arc<Generation>,
     pub frontend: usize,
     pub facts: Arc<ConnFacts>,
+    /// Set on TLS connections: the bind and the negotiated policy.
+    pub tls: Option<ConnTls>,
 }
 
 /// Outcome of a rule set.
@@ -97,7 +99,9 @@ async fn pipeline(
         log.termination.cause = TermCause::Local;
         return boxed(default_response(200));
     }
-    if let Some(r) = generation.misdirected(ctx.frontend, &ctx.facts, parts) {
+    if let Some(conn) = &ctx.tls
+        && let Some(r) = generation.misdirected(conn, parts)
+    {
         log.termination.cause = TermCause::Local;
         return boxed(r);
     }

@@ -5,8 +5,8 @@
 //! `eval` evaluates the IR's sample expressions, ACLs, conditions and
 //! log-format strings against it with HAProxy 2.6's semantics.
 
-mod calendar;
 pub mod auth;
+mod calendar;
 pub mod errors;
 pub mod eval;
 pub mod facts;

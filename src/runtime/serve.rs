@@ -6,10 +6,12 @@
 //! flight.
 
 use super::facts::ConnFacts;
+use super::generation::ConnTls;
 use super::generation::Generation;
 use super::http::{ConnCtx, handle};
 use super::listener::{BindError, BoundSocket, SocketSet};
 use crate::ir;
+use crate::tls::handshake;
 use arc_swap::ArcSwap;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -68,7 +70,7 @@ impl Proxy {
         let mut local_addrs = Vec::new();
         for (fi, fe) in config.frontends.iter().enumerate() {
             let fe_limit = fe.maxconn.map(|n| Arc::new(Semaphore::new(n as usize)));
-            for bind in &fe.binds {
+            for (bi, bind) in fe.binds.iter().enumerate() {
                 for addr in &bind.addresses {
                     let sock =
                         sockets
@@ -101,7 +103,7 @@ impl Proxy {
                     tasks.push(tokio::spawn(accept_loop(
                         listener,
                         current.clone(),
-                        fi,
+                        (fi, bi),
                         limits,
                         stop_rx.clone(),
                     )));
@@ -142,7 +144,7 @@ struct Limits {
 async fn accept_loop(
     listener: TcpListener,
     current: Arc<ArcSwap<Generation>>,
-    frontend: usize,
+    (frontend, bind): (usize, usize),
     limits: Limits,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -174,17 +176,19 @@ async fn accept_loop(
         let generation = current.load_full();
         tokio::spawn(async move {
             let _permits = permits;
-            serve_connection(stream, peer, generation, frontend).await;
+            serve_connection(stream, peer, generation, frontend, bind).await;
         });
     }
 }
 
-/// Serves one client connection until it closes.
+/// Serves one client connection until it closes: TLS handshake when the bind
+/// has `ssl`, then HTTP/1.1 or h2.
 async fn serve_connection(
     stream: tokio::net::TcpStream,
     peer: SocketAddr,
     generation: Arc<Generation>,
     frontend: usize,
+    bind: usize,
 ) {
     let _ = stream.set_nodelay(true);
     let local = stream.local_addr().unwrap_or(peer);
@@ -195,19 +199,76 @@ async fn serve_connection(
     let idle = t.client.map(Duration::from_millis);
     timed.set_read_timeout(idle);
     timed.set_write_timeout(idle);
-    let io = TokioIo::new(Box::pin(timed));
-    let facts = Arc::new(ConnFacts {
+    let timed = Box::pin(timed);
+    let mut facts = ConnFacts {
         src: peer,
         dst: local,
         frontend: Arc::from(fe.common.name.as_str()),
         tls: None,
         accept_date: SystemTime::now(),
-    });
-    let ctx = Arc::new(ConnCtx {
-        generation: generation.clone(),
-        frontend,
-        facts,
-    });
+    };
+    let tls_rt = generation
+        .tls
+        .get(frontend)
+        .and_then(|b| b.get(bind))
+        .cloned()
+        .flatten();
+    match tls_rt {
+        None => {
+            let ctx = Arc::new(ConnCtx {
+                generation: generation.clone(),
+                frontend,
+                facts: Arc::new(facts),
+                tls: None,
+            });
+            serve_http(TokioIo::new(timed), ctx, fe, peer).await;
+        }
+        Some(rt) => {
+            // The handshake is bounded like any client inactivity.
+            let handshake = handshake::accept(timed, &rt);
+            let accepted = match idle {
+                Some(d) => match tokio::time::timeout(d, handshake).await {
+                    Ok(r) => r,
+                    Err(_) => {
+                        tracing::info!("{peer}: TLS handshake timed out");
+                        return;
+                    }
+                },
+                None => handshake.await,
+            };
+            let (tls_stream, tls_facts, policy) = match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::info!("{peer}: TLS handshake failed (fc_err {}): {e}", e.fc_err());
+                    return;
+                }
+            };
+            facts.tls = Some(Arc::new(tls_facts));
+            let ctx = Arc::new(ConnCtx {
+                generation: generation.clone(),
+                frontend,
+                facts: Arc::new(facts),
+                tls: Some(ConnTls {
+                    frontend,
+                    bind,
+                    policy,
+                }),
+            });
+            serve_http(TokioIo::new(tls_stream), ctx, fe, peer).await;
+        }
+    }
+}
+
+/// Runs hyper's HTTP/1.1 + h2 server on a connection.
+async fn serve_http<I>(
+    io: TokioIo<I>,
+    ctx: Arc<ConnCtx>,
+    fe: &crate::ir::Frontend,
+    peer: SocketAddr,
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let t = &fe.common.timeouts;
     let mut builder = auto::Builder::new(TokioExecutor::new());
     {
         let mut h1 = builder.http1();
@@ -215,9 +276,6 @@ async fn serve_connection(
         // `timeout http-request` bounds the wait for complete headers (slowloris).
         if let Some(ms) = t.http_request.or(t.client) {
             h1.header_read_timeout(Duration::from_millis(ms));
-        }
-        if fe.common.http_server_close {
-            h1.keep_alive(true);
         }
     }
     builder.http2().timer(TokioTimer::new());

@@ -51,6 +51,7 @@ struct BindOpts {
     policy: PolicyOpts,
     ignore: IgnoreErrors,
     strict_sni: bool,
+    sni_host_check: bool,
     accept_proxy: bool,
     name: Option<String>,
     maxconn: Option<u32>,
@@ -94,6 +95,7 @@ pub(crate) fn lower_bind(cx: &mut Lowerer, line: &Line, where_: &str) -> Option<
         },
         ignore: IgnoreErrors::default(),
         strict_sni: false,
+        sni_host_check: true,
         accept_proxy: false,
         name: None,
         maxconn: None,
@@ -192,6 +194,12 @@ fn bind_option(
         }
         "strict-sni" => {
             opts.strict_sni = true;
+            opts.tls_only.push(o.clone());
+            Ok(i + 1)
+        }
+        "no-strict-sni-host" => {
+            cx.note_status(Context::Bind, o, name);
+            opts.sni_host_check = false;
             opts.tls_only.push(o.clone());
             Ok(i + 1)
         }
@@ -406,6 +414,7 @@ fn build_tls(cx: &mut Lowerer, opts: &BindOpts, place: &str) -> Option<BindTls> 
     Some(BindTls {
         certs,
         strict_sni: opts.strict_sni,
+        sni_host_check: opts.sni_host_check,
         ignore_errors: opts.ignore.clone(),
     })
 }
