@@ -227,3 +227,57 @@ async fn basic_auth_with_a_userlist() {
     assert_eq!((r.status, r.body.as_str()), (200, "welcome"));
     p.shutdown().await;
 }
+
+#[tokio::test]
+async fn slow_request_headers_are_cut_by_timeout_http_request() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let port = free_port();
+    let p = proxy(&format!(
+        "defaults\n    mode http\n    timeout client 10s\n    timeout http-request 300ms\nfrontend fe\n    bind 127.0.0.1:{port}\n    http-request return status 200 content-type text/plain string ok\n"
+    ))
+    .await;
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("connect");
+    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .expect("partial headers");
+    let started = std::time::Instant::now();
+    let mut buf = Vec::new();
+    // The proxy must close the connection long before `timeout client`.
+    let read = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut buf)).await;
+    assert!(read.is_ok(), "connection still open after 5 s");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "cut after {:?}",
+        started.elapsed()
+    );
+    p.shutdown().await;
+}
+
+#[tokio::test]
+async fn httplog_lines_go_to_a_syslog_udp_target() {
+    let a = origin("a").await;
+    let sink = tokio::net::UdpSocket::bind("127.0.0.1:0")
+        .await
+        .expect("udp sink");
+    let sink_port = sink.local_addr().expect("sink addr").port();
+    let port = free_port();
+    let p = proxy(&format!(
+        "global\n    log 127.0.0.1:{sink_port} local0\n{DEFAULTS}    log global\n    option httplog\nfrontend fe\n    bind 127.0.0.1:{port}\n    default_backend be\nbackend be\n    server s1 {a}\n"
+    ))
+    .await;
+    assert_eq!(get(port, "/logged?x=1", &[]).await.status, 200);
+    let mut buf = vec![0u8; 2048];
+    let n = tokio::time::timeout(Duration::from_secs(5), sink.recv(&mut buf))
+        .await
+        .expect("a log line arrives")
+        .expect("udp recv");
+    let line = String::from_utf8_lossy(&buf[..n]).into_owned();
+    // <local0.info> header, then HAProxy's httplog fields.
+    assert!(line.starts_with("<134>"), "{line}");
+    assert!(line.contains(" fe be/s1 "), "{line}");
+    assert!(line.contains(" 200 "), "{line}");
+    assert!(line.ends_with("\"GET /logged?x=1 HTTP/1.1\""), "{line}");
+    p.shutdown().await;
+}

@@ -63,15 +63,27 @@ pub async fn handle(
     let mut log = LogFacts::new(&ctx.facts);
     log.request_line = Some(eval::request_line(&parts));
     log.backend_is_http = true;
+    // Timers count from the moment the request headers were complete: hyper
+    // hands the request over then, so the header reception time is not seen.
+    log.accept_date = std::time::SystemTime::now();
+    log.timers.handshake = 0;
+    log.timers.idle = 0;
+    log.timers.request = 0;
 
-    let response = pipeline(&ctx, fe, &mut parts, body, &mut vars, &mut log).await;
-    log.timers.data = started.elapsed().as_millis() as i64;
+    let response = pipeline(&ctx, fe, &mut parts, body, &mut vars, &mut log, started).await;
+    log.timers.close = elapsed_ms(started);
     log.status = response.status().as_u16() as i64;
-    if let Some(len) = response
-        .headers()
-        .get(http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok())
+    // Bodies built here have an exact size; streamed server bodies count
+    // their Content-Length (the log is written when the headers leave).
+    if let Some(len) = hyper::body::Body::size_hint(response.body())
+        .exact()
+        .or_else(|| {
+            response
+                .headers()
+                .get(http::header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse().ok())
+        })
     {
         log.bytes_out = len;
     }
@@ -91,6 +103,7 @@ async fn pipeline(
     body: Incoming,
     vars: &mut Vars,
     log: &mut LogFacts,
+    started: Instant,
 ) -> Response<ResBody> {
     let generation = &ctx.generation;
     if let Some(uri) = &fe.monitor_uri
@@ -125,9 +138,13 @@ async fn pipeline(
     }
     forwarded_for(fe, be, facts, parts);
     let up_body = body.boxed();
+    log.timers.queue = elapsed_ms(started);
     let outcome = generation.backends[be_idx]
         .forward(parts.clone(), up_body)
         .await;
+    // The pooled client does not report connect and response separately.
+    log.timers.connect = log.timers.queue;
+    log.timers.data = elapsed_ms(started);
     match outcome {
         Forwarded::Response { res, server, addr } => {
             log.server = Some(server);
@@ -160,6 +177,10 @@ async fn pipeline(
             boxed(error_page(&be.common, 502))
         }
     }
+}
+
+fn elapsed_ms(since: Instant) -> i64 {
+    since.elapsed().as_millis() as i64
 }
 
 /// HAProxy 2.6 turns an h2 `:authority` into a `host` header; later rules and
