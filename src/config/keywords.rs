@@ -188,6 +188,16 @@ pub static TABLE: &[Keyword] = &[
     ),
     s(Global, "pidfile", "file receiving the process id"),
     s(Global, "hard-stop-after", "upper bound on a soft stop"),
+    s(
+        Global,
+        "tune.ssl.default-dh-param",
+        "accepted with a warning: no finite-field DHE suite is ever offered, so it has no effect",
+    ),
+    s(
+        Global,
+        "ssl-dh-param-file",
+        "accepted with a warning: no finite-field DHE suite is ever offered, so it has no effect",
+    ),
     // proxies
     s(Proxy, "mode", "http or tcp"),
     s(Proxy, "bind", "listening address with its TLS settings"),

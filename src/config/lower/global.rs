@@ -61,6 +61,27 @@ fn global_line(cx: &mut Lowerer, line: &Line, where_: &str) -> Result<(), Diagno
             cx.global.pidfile = Some(PathBuf::from(&one("a file name")?.text));
             done(2)
         }
+        "tune.ssl.default-dh-param" | "ssl-dh-param-file" => {
+            let v = one("a value")?;
+            if kw.text == "tune.ssl.default-dh-param" {
+                uint(v, &kw.text)?;
+            } else if let Err(e) = std::fs::metadata(&v.text) {
+                return Err(Diagnostic::error(format!(
+                    "'ssl-dh-param-file' : unable to load '{}' : {e}",
+                    v.text
+                ))
+                .at(v.span));
+            }
+            cx.diags.push(
+                Diagnostic::warning(format!(
+                    "'{}' has no effect: portcullis offers no finite-field DHE cipher suite (only ECDHE and TLS 1.3 key exchanges)",
+                    kw.text
+                ))
+                .at(kw.span)
+                .help("remove the line; it only mattered for DHE-RSA suites, which portcullis never negotiates"),
+            );
+            done(2)
+        }
         "hard-stop-after" => {
             cx.global.hard_stop_after = Some(time_ms(one("a time")?, "hard-stop-after")?);
             done(2)

@@ -290,3 +290,21 @@ fn lexer_errors_stop_before_lowering() {
     let r = invalid("frontend fe\n    bind \"127.0.0.1:1\n", "unmatched quote");
     assert!(!r.contains("missing timeouts"), "{r}");
 }
+
+#[test]
+fn dh_param_keywords_are_accepted_with_a_no_effect_warning() {
+    let (ir, diags, r) = run(&format!("global\n    tune.ssl.default-dh-param 2048\n{FE}"));
+    assert!(ir.is_some() && !diags.has_errors(), "{r}");
+    assert!(
+        r.contains("'tune.ssl.default-dh-param' has no effect"),
+        "{r}"
+    );
+    invalid(
+        &format!("global\n    tune.ssl.default-dh-param big\n{FE}"),
+        "expects a positive integer",
+    );
+    invalid(
+        &format!("global\n    ssl-dh-param-file /nonexistent/dh.pem\n{FE}"),
+        "unable to load",
+    );
+}
