@@ -308,3 +308,30 @@ fn dh_param_keywords_are_accepted_with_a_no_effect_warning() {
         "unable to load",
     );
 }
+
+#[test]
+fn strict_haproxy_refuses_extensions() {
+    let text = "frontend fe\n    mode http\n    bind 127.0.0.1:8443 ssl crt tests/fixtures/pki/server.pem verify required ca-file tests/fixtures/pki/inter-root-bundle.crt verify-depth 1 no-strict-sni-host\n    timeout client 5s\n";
+    let (ir, diags, r) = run(text);
+    assert!(
+        ir.is_some() && !diags.has_errors(),
+        "extensions are accepted by default:\n{r}"
+    );
+    let mut map = SourceMap::new();
+    let f = map.add("t.cfg", text);
+    let opts = LowerOptions {
+        strict_haproxy: true,
+        ..LowerOptions::default()
+    };
+    let (ir, diags) = build(&mut map, &[f], &opts, &|_| None);
+    let r = render(&map, &diags);
+    assert!(ir.is_none(), "{r}");
+    assert!(
+        r.contains("'verify-depth' is a portcullis extension"),
+        "{r}"
+    );
+    assert!(
+        r.contains("'no-strict-sni-host' is a portcullis extension"),
+        "{r}"
+    );
+}
