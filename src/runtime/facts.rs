@@ -8,7 +8,6 @@
 //! so evaluating a fetch is a lookup.
 
 mod cert;
-mod oids;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -14,6 +14,7 @@ mod error;
 pub mod handshake;
 pub mod info;
 pub mod material;
+pub mod oids;
 pub mod pem;
 pub mod provider;
 pub mod resumption;

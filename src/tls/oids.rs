@@ -1,4 +1,4 @@
-//! OpenSSL's short names for the object identifiers that appear in
+//! The one table of OpenSSL's short names for the object identifiers that appear in
 //! distinguished names and algorithm identifiers (`OBJ_nid2sn`), which is
 //! how HAProxy names DN entries (`/CN=`, `emailAddress=`) and algorithms
 //! (`RSA-SHA256`, `rsaEncryption`). Checked against OpenSSL 3.0.
@@ -125,7 +125,7 @@ const SHORT_NAMES: &[(&str, &str)] = &[
 ];
 
 /// OpenSSL's short name for a dotted OID, when OpenSSL knows it.
-pub(super) fn short_name(dotted: &str) -> Option<&'static str> {
+pub fn short_name(dotted: &str) -> Option<&'static str> {
     SHORT_NAMES
         .iter()
         .find(|(oid, _)| *oid == dotted)
