@@ -42,6 +42,27 @@ for line in manual[start + 1:]:
         d, f, l, b = (m.group(i) == "X" for i in range(2, 6))
         proxy[kw] = (d, f, l, b)
 
+# --- manual §4.2: every proxy keyword entry says where it may be used; this
+# catches keywords the §4.1 matrix omits (e.g. dynamic-cookie-key).
+for i, line in enumerate(manual):
+    if not line.startswith("  May be used in sections"):
+        continue
+    j = i - 1
+    while j > 0 and (not manual[j] or manual[j].startswith(" ")):
+        j -= 1
+    head = manual[j]
+    kw = re.match(r"^([a-z][a-z0-9_.-]*(?: [a-z][a-z0-9_.-]*)?)", head)
+    flags = re.findall(r"(yes|no)", manual[i + 1]) if i + 1 < len(manual) else []
+    if not kw or len(flags) != 4:
+        continue
+    name = kw.group(1)
+    # Two-word keywords only for families the matrix also writes that way.
+    first = name.split()[0]
+    if " " in name and first not in ("option", "timeout", "stats", "http-check", "tcp-check", "capture", "tcp-request", "tcp-response", "http-request", "http-response", "http-after-response", "no"):
+        name = first
+    if name not in proxy:
+        proxy[name] = tuple(f == "yes" for f in flags)
+
 # --- haproxy -dKall: registered keywords
 sect = None
 bind_opts, server_opts, actions = set(), set(), {}

@@ -195,7 +195,9 @@ fn unknown_fetch(call: &Call, site: Site) -> ExprError {
     let name = call.name;
     let at = call.name_at.clone();
     let acl_only = HAPROXY_ACL_ONLY_KEYWORDS.contains(&name);
-    if HAPROXY_FETCHES.contains(&name) || (acl_only && site == Site::Acl) {
+    // `lua.<name>` fetches exist in HAProxy once a Lua script registers them.
+    let lua = name.starts_with("lua.");
+    if HAPROXY_FETCHES.contains(&name) || lua || (acl_only && site == Site::Acl) {
         return ExprError::new(ExprErrorKind::UnsupportedFetch(name.to_string()), at)
             .label("not supported")
             .help_opt(suggest(name, site).map(|s| format!("supported fetches include '{s}'")));

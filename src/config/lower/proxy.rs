@@ -737,7 +737,18 @@ fn proxy_line(
             let ctx_text = format!("acl '{}' in {where_}", n.text);
             let exists = |_: &str| false;
             let ctx = p.expr_ctx(Stage::Acl, &ctx_text, &exists);
-            let term = expr::parse_acl_criterion(&w[2..], &ctx, cx.diags).ok_or_else(silent)?;
+            let Some(term) = expr::parse_acl_criterion(&w[2..], &ctx, cx.diags) else {
+                // Declare the name anyway: rules using it would otherwise add
+                // "no such ACL" errors that only repeat this one.
+                if !p.acl_index.contains_key(&n.text) {
+                    p.acl_index.insert(n.text.clone(), p.acls.len());
+                    p.acls.push(NamedAcl {
+                        name: n.text.clone(),
+                        terms: Vec::new(),
+                    });
+                }
+                return Err(silent());
+            };
             match p.acl_index.get(&n.text) {
                 Some(&i) => p.acls[i].terms.push(term),
                 None => {

@@ -101,7 +101,13 @@ pub(crate) fn http_rule(
     };
     let supported = keywords::lookup(kind.context(), name).is_some();
     if !supported {
-        cx.unknown_keyword(kind.context(), act, where_);
+        // Name the action without its arguments (`sc-inc-gpc0(0)` → `sc-inc-gpc0`).
+        let bare = Word {
+            text: name.to_string(),
+            span: act.span,
+            quoted: act.quoted,
+        };
+        cx.unknown_keyword(kind.context(), &bare, where_);
         return Err(silent());
     }
     let exactly = |n: usize| -> Result<(), Diagnostic> {
@@ -489,7 +495,13 @@ pub(crate) fn tcp_rule(
     let exists = |n: &str| p.has_acl(n);
     let ctx = p.expr_ctx(kind.stage(), &ctx_text, &exists);
     if keywords::lookup(kind.context(), name).is_none() {
-        cx.unknown_keyword(kind.context(), act, where_);
+        // Name the action without its arguments (`sc-inc-gpc0(0)` → `sc-inc-gpc0`).
+        let bare = Word {
+            text: name.to_string(),
+            span: act.span,
+            quoted: act.quoted,
+        };
+        cx.unknown_keyword(kind.context(), &bare, where_);
         return Err(silent());
     }
     let cond: Option<Condition> = match cond_words {

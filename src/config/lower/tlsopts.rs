@@ -202,7 +202,7 @@ pub fn ciphers(w: &Word, what: &str) -> Result<Vec<String>, Diagnostic> {
     if list.is_empty() {
         let names: Vec<&str> = TLS12_SUITES.iter().map(|(n, _)| *n).collect();
         return Err(Diagnostic::error(format!(
-            "'{what}' : no cipher of '{}' is available in portcullis",
+            "'{what} {}' is not supported by portcullis: none of these ciphers is available",
             w.text
         ))
         .at(w.span)
@@ -232,7 +232,7 @@ pub fn ciphersuites(w: &Word, what: &str) -> Result<Vec<String>, Diagnostic> {
     }
     if out.is_empty() {
         return Err(Diagnostic::error(format!(
-            "'{what}' : no suite of '{}' is available in portcullis",
+            "'{what} {}' is not supported by portcullis: none of these suites is available",
             w.text
         ))
         .at(w.span)
@@ -264,7 +264,7 @@ pub fn curves(w: &Word, what: &str) -> Result<Vec<String>, Diagnostic> {
     }
     if out.is_empty() {
         return Err(Diagnostic::error(format!(
-            "'{what}' : no curve of '{}' is available in portcullis",
+            "'{what} {}' is not supported by portcullis: none of these curves is available",
             w.text
         ))
         .at(w.span)

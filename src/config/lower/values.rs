@@ -211,11 +211,16 @@ pub fn server_address(w: &Word) -> Result<ServerAddr, Diagnostic> {
                 ))
                 .help("give the server an absolute port"));
             }
-            let port = port_range(p)
-                .filter(|(lo, hi)| lo == hi)
-                .map(|(lo, _)| lo)
-                .ok_or_else(|| err(format!("invalid port '{p}' in server address '{text}'")))?;
-            (h, Some(port))
+            // Port 0 means "the port the client connected to", as no port.
+            if p == "0" {
+                (h, None)
+            } else {
+                let port = port_range(p)
+                    .filter(|(lo, hi)| lo == hi)
+                    .map(|(lo, _)| lo)
+                    .ok_or_else(|| err(format!("invalid port '{p}' in server address '{text}'")))?;
+                (h, Some(port))
+            }
         }
         None => (rest, None),
     };
