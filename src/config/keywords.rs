@@ -479,6 +479,13 @@ pub static TABLE: &[Keyword] = &[
     s(Server, "ciphers", "TLS <= 1.2 ciphers to the server"),
     s(Server, "ciphersuites", "TLS 1.3 suites to the server"),
     s(Server, "no-tls-tickets", "no session tickets to the server"),
+    s(Server, "no-sslv3", "SSLv3 is never offered anyway"),
+    s(Server, "no-tlsv10", "TLS 1.0 is never offered anyway"),
+    s(Server, "no-tlsv11", "TLS 1.1 is never offered anyway"),
+    s(Server, "no-tlsv12", "no TLS 1.2 to the server"),
+    s(Server, "no-tlsv13", "no TLS 1.3 to the server"),
+    s(Server, "force-tlsv12", "only TLS 1.2 to the server"),
+    s(Server, "force-tlsv13", "only TLS 1.3 to the server"),
     s(Server, "port", "health-check port"),
     s(Server, "addr", "health-check address"),
     // http-request actions

@@ -178,6 +178,13 @@ fn apply_options(
                 t.params = Some(p);
                 next = i + 1;
             }
+            "no-sslv3" | "no-tlsv10" | "no-tlsv11" | "no-tlsv12" | "no-tlsv13" | "force-sslv3"
+            | "force-tlsv10" | "force-tlsv11" | "force-tlsv12" | "force-tlsv13" => {
+                let mut p = params(t, cx);
+                tlsopts::version_flag(&mut p, o)?;
+                t.params = Some(p);
+                next = i + 1;
+            }
             "no-ssl-reuse" | "ssl-reuse" => {
                 t.ssl_reuse = Some(name == "ssl-reuse");
                 next = i + 1;

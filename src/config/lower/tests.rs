@@ -335,3 +335,25 @@ fn strict_haproxy_refuses_extensions() {
         "{r}"
     );
 }
+
+#[test]
+fn server_tls_version_flags() {
+    let be = "backend be\n    mode http\n    timeout connect 1s\n    timeout server 1s\n";
+    let ir = valid(&format!(
+        "{FE}    default_backend be\n{be}    server s1 127.0.0.1:1 ssl verify none force-tlsv12 no-sslv3\n"
+    ));
+    let p = ir.backends[0].servers[0]
+        .tls
+        .as_ref()
+        .map(|t| (t.params.min_version, t.params.max_version));
+    assert_eq!(
+        p,
+        Some((Some(ir::TlsVersion::Tls12), Some(ir::TlsVersion::Tls12)))
+    );
+    invalid(
+        &format!(
+            "{FE}    default_backend be\n{be}    server s1 127.0.0.1:1 ssl verify none force-tlsv10\n"
+        ),
+        "'force-tlsv10' is not supported by portcullis",
+    );
+}
