@@ -281,3 +281,31 @@ async fn httplog_lines_go_to_a_syslog_udp_target() {
     assert!(line.ends_with("\"GET /logged?x=1 HTTP/1.1\""), "{line}");
     p.shutdown().await;
 }
+
+#[tokio::test]
+async fn classic_redirect_rules_run_after_http_request_rules() {
+    let port = free_port();
+    let p = proxy(&format!(
+        "{DEFAULTS}frontend fe\n    bind 127.0.0.1:{port}\n    http-request return status 200 content-type text/plain string early if {{ path /early }}\n    redirect scheme https code 301 if !{{ ssl_fc }} {{ path_beg /app }}\n    redirect prefix http://new.example drop-query if {{ path_beg /old }}\n    redirect location /elsewhere\n"
+    ))
+    .await;
+    assert_eq!(get(port, "/early", &[]).await.body, "early");
+    let r = get(port, "/app/x?q=1", &[("host", "a.example")]).await;
+    assert_eq!(r.status, 301);
+    assert_eq!(
+        r.headers.get("location").map(|v| v.as_bytes()),
+        Some(&b"https://a.example/app/x?q=1"[..])
+    );
+    let r = get(port, "/old/page?x=1", &[]).await;
+    assert_eq!(r.status, 302);
+    assert_eq!(
+        r.headers.get("location").map(|v| v.as_bytes()),
+        Some(&b"http://new.example/old/page"[..])
+    );
+    let r = get(port, "/anything", &[]).await;
+    assert_eq!(
+        r.headers.get("location").map(|v| v.as_bytes()),
+        Some(&b"/elsewhere"[..])
+    );
+    p.shutdown().await;
+}

@@ -320,6 +320,11 @@ pub static TABLE: &[Keyword] = &[
         "raw HTTP response replacing a built-in error",
     ),
     s(Proxy, "monitor-uri", "URI answered 200 by the proxy itself"),
+    s(
+        Proxy,
+        "redirect",
+        "classic redirect rules, evaluated after http-request rules",
+    ),
     // bind options
     s(Bind, "ssl", "terminate TLS on this listener"),
     s(

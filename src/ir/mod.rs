@@ -147,6 +147,16 @@ pub struct ProxyCommon {
     /// `errorfile <code> <file>`: raw HTTP responses, read at check time.
     pub errorfiles: Vec<ErrorFile>,
     pub stats: Option<Stats>,
+    /// The classic `redirect` rules, evaluated after `http-request` rules.
+    pub redirects: Vec<RedirectRule>,
+}
+
+/// A classic `redirect … [if|unless cond]` rule.
+#[derive(Clone, Debug, Serialize)]
+pub struct RedirectRule {
+    pub redirect: Redirect,
+    pub cond: Option<Condition>,
+    pub origin: String,
 }
 
 /// A named ACL with its ORed terms.

@@ -124,6 +124,10 @@ async fn pipeline(
         log.termination.cause = TermCause::Local;
         return boxed(r);
     }
+    if let Some(r) = redirect_rules(&fe.common, facts, auth, parts, vars) {
+        log.termination.cause = TermCause::Local;
+        return boxed(r);
+    }
     let Some(be_idx) = choose_backend(fe, facts, auth, parts, vars, &generation.config) else {
         log.termination.cause = TermCause::Local;
         return boxed(error_page(&fe.common, 503));
@@ -132,9 +136,15 @@ async fn pipeline(
     log.backend = Arc::from(be.common.name.as_str());
     // A listen's backend half is the same proxy: its rules already ran.
     let same_proxy = be.common.name == fe.common.name && be.common.origin == fe.common.origin;
-    if !same_proxy && let Verdict::Reply(r) = request_rules(&be.common, facts, auth, parts, vars) {
-        log.termination.cause = TermCause::Local;
-        return boxed(r);
+    if !same_proxy {
+        let verdict = match request_rules(&be.common, facts, auth, parts, vars) {
+            Verdict::Reply(r) => Some(r),
+            Verdict::Continue => redirect_rules(&be.common, facts, auth, parts, vars),
+        };
+        if let Some(r) = verdict {
+            log.termination.cause = TermCause::Local;
+            return boxed(r);
+        }
     }
     forwarded_for(fe, be, facts, parts);
     let up_body = body.boxed();
@@ -264,6 +274,25 @@ fn request_rules(
         }
     }
     Verdict::Continue
+}
+
+/// The classic `redirect` rules: the first whose condition holds answers.
+fn redirect_rules(
+    common: &ProxyCommon,
+    facts: &ConnFacts,
+    auth: &(dyn UserAuth + Sync),
+    parts: &http::request::Parts,
+    vars: &mut Vars,
+) -> Option<Response<Bytes>> {
+    for rule in &common.redirects {
+        let mut t = Txn::new(facts, vars);
+        t.auth = auth;
+        t.req = Some(parts);
+        if cond_holds(&rule.cond, &common.acls, &mut t) {
+            return Some(redirect(&rule.redirect, &mut t, parts));
+        }
+    }
+    None
 }
 
 /// Runs a proxy's `http-response` rules on a server response.

@@ -47,6 +47,7 @@ pub(crate) struct ProxyBuilder {
     pub tcp_request_content: Vec<ir::TcpRule>,
     pub http_request: Vec<ir::HttpRule>,
     pub http_response: Vec<ir::HttpRule>,
+    pub redirects: Vec<ir::RedirectRule>,
     pub forward_for: Option<ForwardFor>,
     pub http_server_close: bool,
     pub errorfiles: Vec<ErrorFile>,
@@ -105,6 +106,7 @@ impl ProxyBuilder {
             tcp_request_content: Vec::new(),
             http_request: Vec::new(),
             http_response: Vec::new(),
+            redirects: Vec::new(),
             forward_for: None,
             http_server_close: false,
             errorfiles: Vec::new(),
@@ -529,6 +531,7 @@ fn split_builder(p: ProxyBuilder) -> (ProxyCommon, BuilderRest) {
         tcp_request_content: p.tcp_request_content,
         http_request: p.http_request,
         http_response: p.http_response,
+        redirects: p.redirects,
         forward_for: p.forward_for,
         http_server_close: p.http_server_close,
         errorfiles: p.errorfiles,
@@ -919,6 +922,11 @@ fn proxy_line(
                 content: Arc::new(content),
             });
             extra_words(line, 3, "errorfile").map_or(Ok(()), Err)
+        }
+        "redirect" => {
+            let rule = rules::redirect_rule(cx, p, line, where_)?;
+            p.redirects.push(rule);
+            Ok(())
         }
         "monitor-uri" => {
             let u = arg(w, 1, kw, "a URI")?;

@@ -9,7 +9,8 @@ use crate::config::word::{Line, Word};
 use crate::diag::Diagnostic;
 use crate::ir::expr::{Condition, LogFormat, Sample, VarName};
 use crate::ir::{
-    HeaderMatch, HttpAction, HttpRule, Redirect, RedirectKind, Reply, ReplyBody, TcpAction, TcpRule,
+    self, HeaderMatch, HttpAction, HttpRule, Redirect, RedirectKind, Reply, ReplyBody, TcpAction,
+    TcpRule,
 };
 use std::sync::Arc;
 
@@ -476,6 +477,32 @@ pub(crate) fn redirect(
         }
     }
     Ok(r)
+}
+
+/// Parses a classic `redirect location|prefix|scheme <x> [code N] [options]
+/// [if|unless cond]` line.
+pub(crate) fn redirect_rule(
+    cx: &mut Lowerer,
+    p: &ProxyBuilder,
+    line: &Line,
+    where_: &str,
+) -> Result<ir::RedirectRule, Diagnostic> {
+    let w = &line.words;
+    let kw = &w[0];
+    let (args, cond_words) = split_cond(&w[1..]);
+    let ctx_text = format!("'redirect' rule in {where_}");
+    let exists = |n: &str| p.has_acl(n);
+    let ctx = p.expr_ctx(Stage::HttpRequest, &ctx_text, &exists);
+    let cond = match cond_words {
+        Some(c) => Some(p.condition(cx, c, &ctx)?),
+        None => None,
+    };
+    let redirect = redirect(cx, args, kw, &ctx)?;
+    Ok(ir::RedirectRule {
+        redirect,
+        cond,
+        origin: cx.origin(line.span),
+    })
 }
 
 /// Parses one `tcp-request connection|content` line.
