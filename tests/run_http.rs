@@ -309,3 +309,37 @@ async fn classic_redirect_rules_run_after_http_request_rules() {
     );
     p.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_log_line_is_written_at_the_end_or_asap() {
+    let a = origin("a").await;
+    let sink = tokio::net::UdpSocket::bind("127.0.0.1:0")
+        .await
+        .expect("udp sink");
+    let sink_port = sink.local_addr().expect("sink addr").port();
+    let (end, asap) = (free_port(), free_port());
+    let p = proxy(&format!(
+        "global\n    log 127.0.0.1:{sink_port} format raw local0\n{DEFAULTS}    log global\n    log-format \"%f bytes=%B status=%ST\"\nfrontend end\n    bind 127.0.0.1:{end}\n    default_backend be\nfrontend asap\n    bind 127.0.0.1:{asap}\n    option logasap\n    http-request return status 200 content-type text/plain string 12345\nbackend be\n    server s1 {a}\n"
+    ))
+    .await;
+    let body = get(end, "/counted", &[]).await.body;
+    let mut buf = vec![0u8; 2048];
+    let n = tokio::time::timeout(Duration::from_secs(5), sink.recv(&mut buf))
+        .await
+        .expect("line")
+        .expect("recv");
+    assert_eq!(
+        String::from_utf8_lossy(&buf[..n]),
+        format!("end bytes={} status=200", body.len())
+    );
+    get(asap, "/", &[]).await;
+    let n = tokio::time::timeout(Duration::from_secs(5), sink.recv(&mut buf))
+        .await
+        .expect("line")
+        .expect("recv");
+    assert_eq!(
+        String::from_utf8_lossy(&buf[..n]),
+        "asap bytes=+5 status=200"
+    );
+    p.shutdown().await;
+}

@@ -290,6 +290,11 @@ pub static TABLE: &[Keyword] = &[
         "option dontlognull",
         "do not log connections that sent nothing",
     ),
+    s(
+        Proxy,
+        "option logasap",
+        "log when the response headers leave instead of at the end",
+    ),
     s(Proxy, "http-check send", "request of HTTP health checks"),
     s(
         Proxy,

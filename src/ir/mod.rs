@@ -93,6 +93,8 @@ pub struct ProxyLog {
     pub format: LogStyle,
     /// `option dontlognull`.
     pub dont_log_null: bool,
+    /// `option logasap`: log when the response headers leave, not at the end.
+    pub logasap: bool,
 }
 
 /// Which access-log line format a proxy uses.

@@ -10,7 +10,7 @@ use super::errors::{default_response, parse_raw_response};
 use super::eval::{self, LfTarget, Txn, UserAuth, Vars};
 use super::facts::{ConnFacts, LogFacts, TermCause};
 use super::generation::{ConnTls, Generation};
-use super::log;
+use super::logbody::{LoggedBody, PendingLog};
 use super::upstream::Forwarded;
 use crate::ir::expr::{AclTerm, Condition, LogFormat};
 use crate::ir::{
@@ -71,29 +71,26 @@ pub async fn handle(
     log.timers.request = 0;
 
     let response = pipeline(&ctx, fe, &mut parts, body, &mut vars, &mut log, started).await;
-    log.timers.close = elapsed_ms(started);
     log.status = response.status().as_u16() as i64;
-    // Bodies built here have an exact size; streamed server bodies count
-    // their Content-Length (the log is written when the headers leave).
-    if let Some(len) = hyper::body::Body::size_hint(response.body())
-        .exact()
-        .or_else(|| {
-            response
-                .headers()
-                .get(http::header::CONTENT_LENGTH)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse().ok())
-        })
-    {
-        log.bytes_out = len;
-    }
-    {
-        let mut txn = Txn::new(&ctx.facts, &mut vars);
-        txn.req = Some(&parts);
-        txn.log = Some(&log);
-        log::access(&generation, &fe.common, &mut txn);
-    }
-    Ok(response)
+    let pending = PendingLog {
+        generation: generation.clone(),
+        frontend: ctx.frontend,
+        facts: ctx.facts.clone(),
+        request: parts,
+        vars,
+        log,
+        started,
+    };
+    let (res_parts, body) = response.into_parts();
+    let body = if fe.common.log.logasap {
+        // `option logasap`: log now; %B and %Tt are partial ("+" prefix).
+        let announced = hyper::body::Body::size_hint(&body).exact().unwrap_or(0);
+        pending.emit(announced, false);
+        LoggedBody::new(body, None)
+    } else {
+        LoggedBody::new(body, Some(pending))
+    };
+    Ok(Response::from_parts(res_parts, body.boxed()))
 }
 
 async fn pipeline(

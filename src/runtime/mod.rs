@@ -14,6 +14,7 @@ pub mod generation;
 pub mod http;
 pub mod listener;
 pub mod log;
+pub mod logbody;
 pub mod serve;
 pub mod upstream;
 

@@ -1205,6 +1205,10 @@ fn option_line(
             no_args("dontlognull")?;
             p.log.dont_log_null = !negate;
         }
+        "logasap" => {
+            no_args("logasap")?;
+            p.log.logasap = !negate;
+        }
         "http-server-close" => {
             no_args("http-server-close")?;
             p.http_server_close = !negate;
