@@ -36,8 +36,8 @@ enum Command {
         #[arg(long)]
         strict_haproxy: bool,
     },
-    /// Run the proxy in the foreground (HTTP frontends over plain TCP for now;
-    /// TLS termination comes next). Stops on SIGINT/SIGTERM.
+    /// Run the proxy in the foreground (HTTP frontends, TLS termination with
+    /// mTLS, forwarding to servers with or without TLS). Stops on SIGINT/SIGTERM.
     Run {
         /// Configuration file or directory, as for `check`.
         #[arg(short = 'f', long = "file", required = true, value_name = "PATH")]
@@ -89,6 +89,17 @@ fn run(paths: &[PathBuf]) -> ExitCode {
         );
         return ExitCode::from(1);
     };
+    let checked = ir
+        .backends
+        .iter()
+        .flat_map(|b| &b.servers)
+        .filter(|s| s.check.is_some())
+        .count();
+    if checked > 0 {
+        eprintln!(
+            "warning: {checked} server(s) have 'check', but this version does not run health checks yet: servers are always considered up"
+        );
+    }
     let mut rt = tokio::runtime::Builder::new_multi_thread();
     rt.enable_all();
     if let Some(n) = ir.global.nbthread {

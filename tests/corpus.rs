@@ -15,9 +15,12 @@ use std::process::Command;
 
 fn corpus_dir() -> Option<PathBuf> {
     let here = Path::new(env!("CARGO_MANIFEST_DIR"));
-    [here.join("../shared/corpus"), PathBuf::from("/work/shared/corpus")]
-        .into_iter()
-        .find(|p| p.join("real-world/index.json").is_file() && p.join("prepare.py").is_file())
+    [
+        here.join("../shared/corpus"),
+        PathBuf::from("/work/shared/corpus"),
+    ]
+    .into_iter()
+    .find(|p| p.join("real-world/index.json").is_file() && p.join("prepare.py").is_file())
 }
 
 #[test]
@@ -60,7 +63,9 @@ fn real_world_configs_get_haproxys_verdict_or_a_not_supported_refusal() {
             if ok {
                 accepted += 1;
             } else if errors.is_empty() || errors.iter().any(|e| !e.contains("not supported")) {
-                failures.push(format!("{name}: HAProxy accepts it, portcullis calls it invalid:\n{stderr}"));
+                failures.push(format!(
+                    "{name}: HAProxy accepts it, portcullis calls it invalid:\n{stderr}"
+                ));
             }
         } else {
             invalid += 1;
@@ -74,6 +79,15 @@ fn real_world_configs_get_haproxys_verdict_or_a_not_supported_refusal() {
         files.len(),
         100.0 * accepted as f64 / valid.max(1) as f64
     );
-    assert!(files.len() >= 90, "the corpus shrank: {} files", files.len());
-    assert!(failures.is_empty(), "{} wrong verdicts:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        files.len() >= 90,
+        "the corpus shrank: {} files",
+        files.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} wrong verdicts:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

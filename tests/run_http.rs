@@ -3,26 +3,18 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)] // a test failing loudly is the point
 
+mod common;
+
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use common::runtime::{free_port, get, start as proxy};
+use http_body_util::Full;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use portcullis::config::{self, LowerOptions};
-use portcullis::diag::{SourceMap, render};
-use portcullis::runtime::listener::SocketSet;
-use portcullis::runtime::serve::Proxy;
+use hyper_util::rt::TokioIo;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::net::TcpListener;
-
-/// A port nobody listens on right now.
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    l.local_addr().expect("local addr").port()
-}
 
 /// An origin that answers with its name and the request headers it received,
 /// one `name: value` per line; `/slow` answers after 2 s.
@@ -56,43 +48,6 @@ async fn origin(name: &'static str) -> SocketAddr {
         }
     });
     addr
-}
-
-/// Starts a proxy from configuration text.
-async fn proxy(text: &str) -> Proxy {
-    let mut map = SourceMap::new();
-    let file = map.add("test.cfg", text);
-    let (ir, diags) = config::build(&mut map, &[file], &LowerOptions::default(), &|_| None);
-    let ir = ir.unwrap_or_else(|| panic!("config rejected:\n{}", render(&map, &diags)));
-    let mut sockets = SocketSet::new();
-    Proxy::start(ir, &mut sockets).await.expect("proxy starts")
-}
-
-struct Answer {
-    status: u16,
-    headers: http::HeaderMap,
-    body: String,
-}
-
-async fn get(port: u16, path: &str, headers: &[(&str, &str)]) -> Answer {
-    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
-    let mut req = Request::get(format!("http://127.0.0.1:{port}{path}"));
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    let req = req.body(Full::new(Bytes::new())).expect("request");
-    let res = tokio::time::timeout(Duration::from_secs(10), client.request(req))
-        .await
-        .expect("answer in time")
-        .expect("http answer");
-    let status = res.status().as_u16();
-    let headers = res.headers().clone();
-    let body = res.into_body().collect().await.expect("body").to_bytes();
-    Answer {
-        status,
-        headers,
-        body: String::from_utf8_lossy(&body).into_owned(),
-    }
 }
 
 const DEFAULTS: &str = "defaults\n    mode http\n    timeout client 5s\n    timeout connect 1s\n    timeout server 1s\n";

@@ -4,28 +4,12 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)] // a test failing loudly is the point
 
-use portcullis::config::{self, LowerOptions};
-use portcullis::diag::{SourceMap, render};
-use portcullis::runtime::listener::SocketSet;
-use portcullis::runtime::serve::Proxy;
+mod common;
+
+use common::runtime::{free_port, start as proxy};
 use std::process::Command;
 
 const PKI: &str = "tests/fixtures/pki";
-
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    l.local_addr().expect("local addr").port()
-}
-
-async fn proxy(text: &str) -> Proxy {
-    let mut map = SourceMap::new();
-    let file = map.add("test.cfg", text);
-    let (ir, diags) = config::build(&mut map, &[file], &LowerOptions::default(), &|_| None);
-    let ir = ir.unwrap_or_else(|| panic!("config rejected:\n{}", render(&map, &diags)));
-    Proxy::start(ir, &mut SocketSet::new())
-        .await
-        .expect("proxy starts")
-}
 
 /// What curl saw: its exit code (0 = HTTP exchange done), the status and body.
 #[derive(Debug)]

@@ -113,6 +113,19 @@ pub fn build(
 /// reports what the TLS stack refuses (e.g. no cipher suite usable with a
 /// certificate's key) exactly as a start or a reload would.
 fn build_tls(config: &ir::Config, diags: &mut Diagnostics) {
+    for be in &config.backends {
+        for s in &be.servers {
+            if let Some(tls) = &s.tls {
+                let at = format!("'server {}/{}' at {}", be.common.name, s.name, s.origin);
+                if let Err(e) = crate::tls::client::ServerTlsConfigs::build(tls, &at) {
+                    diags.push(
+                        Diagnostic::error(format!("{at}: {e}"))
+                            .help("the TLS settings of this server cannot be put together; check its certificate, CA file, ciphers and versions"),
+                    );
+                }
+            }
+        }
+    }
     for fe in &config.frontends {
         for b in &fe.binds {
             if let Some(tls) = &b.tls

@@ -147,7 +147,7 @@ async fn pipeline(
     let up_body = body.boxed();
     log.timers.queue = elapsed_ms(started);
     let outcome = generation.backends[be_idx]
-        .forward(parts.clone(), up_body)
+        .forward_in(parts.clone(), up_body, facts, vars, auth)
         .await;
     // The pooled client does not report connect and response separately.
     log.timers.connect = log.timers.queue;

@@ -17,6 +17,7 @@ pub mod log;
 pub mod logbody;
 pub mod serve;
 pub mod upstream;
+pub mod upstream_tls;
 
 #[cfg(test)]
 pub(crate) mod testpki;

@@ -1,51 +1,99 @@
-//! Forwarding requests to backend servers over HTTP/1.1 with connection reuse,
-//! `balance roundrobin`, `retries`/`option redispatch`, `timeout connect` and
-//! `timeout server`, and HAProxy's 502/503/504 outcomes.
+//! Forwarding requests to backend servers over HTTP/1.1 (or HTTP/2 when a
+//! TLS server's ALPN settles on it), with connection reuse, `balance
+//! roundrobin`, `retries`/`option redispatch`, `timeout connect` and
+//! `timeout server`, TLS and mTLS to servers (`ssl`, `crt`, `sni`,
+//! `verify`…), `send-proxy`, and HAProxy's 502/503/504 outcomes.
 //!
-//! Built once per Generation: one pooled client per backend (the pool is keyed
-//! by server address, so each server has its own idle connections).
+//! Built once per Generation. Each server has pooled clients keyed by the
+//! SNI its connections carry (HAProxy 2.6 never reuses a connection under
+//! another SNI either); `send-proxy` servers get a private connection per
+//! request instead, since the PROXY line names one client.
+//!
+//! Outcomes as in HAProxy: a failure to connect — TCP, the PROXY line, or
+//! the TLS handshake including certificate verification — is a connection
+//! error, retried per `retries`, then 503; a server that breaks the exchange
+//! once the request went out (e.g. TLS 1.3's certificate_required alert
+//! when no `crt` was presented) gives 502; no answer within `timeout
+//! server` (counted from the moment a connection is available) gives 504.
 
+use super::eval::{ProcVars, Txn, UserAuth, Vars, eval_sample};
+use super::facts::ConnFacts;
+use super::upstream_tls::{Dialer, PROXY_UNKNOWN, proxy_v1_line};
+use crate::ir::expr::{Fetch, Sample};
 use crate::ir::{self, ServerAddr};
+use crate::tls::client::{ClientTlsError, ServerTlsConfigs};
 use bytes::Bytes;
+use http::uri::Authority;
 use http::{Request, Response, Uri};
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
-use std::net::{SocketAddr, ToSocketAddrs};
-use std::sync::Arc;
+use hyper_util::client::legacy::connect::capture_connection;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use rustls::pki_types::ServerName;
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
 
 /// HAProxy's default `timeout connect` is infinite; a bound keeps a dead server
 /// from holding requests forever when the config sets none (check warns).
 const FALLBACK_CONNECT: Duration = Duration::from_secs(30);
 
+/// At most this many SNI values keep a pool per server; past it the pools
+/// are dropped and rebuilt (a Host-dependent SNI must not grow memory
+/// without bound).
+const MAX_SNI_POOLS: usize = 256;
+
 /// One server ready to receive requests.
 pub struct ServerRt {
     pub name: Arc<str>,
     pub addr: SocketAddr,
-    /// `scheme://addr` prefix for request URIs.
-    authority: String,
     pub weight: u32,
     pub backup: bool,
     pub disabled: bool,
+    link: Link,
 }
 
-/// One backend: its servers, balancing state and pooled client.
+/// How requests reach one server.
+struct Link {
+    connect_timeout: Duration,
+    tls: Option<ServerTlsConfigs>,
+    sni: Sni,
+    send_proxy: bool,
+    /// `option http-server-close`: no idle connection is kept.
+    no_reuse: bool,
+    /// Pooled clients by SNI (`None`: no SNI sent).
+    pools: Mutex<HashMap<Option<Arc<str>>, UpClient>>,
+}
+
+/// hyper-util's pooled client over our connector.
+type UpClient = Client<Dialer, UpBody>;
+
+/// The `sni` of a TLS server.
+enum Sni {
+    /// No `sni`: none is sent (HAProxy 2.6 default).
+    Absent,
+    /// `sni str(name)`: fixed.
+    Fixed(Arc<str>),
+    /// Any other expression, evaluated on each request (`req.hdr(host)`).
+    Expr(Box<Sample>),
+}
+
+/// One backend: its servers and balancing state.
 pub struct BackendRt {
     pub name: Arc<str>,
     pub servers: Vec<ServerRt>,
     next: AtomicUsize,
-    client: Client<HttpConnector, UpBody>,
     retries: u32,
     redispatch: bool,
     server_timeout: Option<Duration>,
 }
 
-/// Why a backend cannot be built (a server name that no longer resolves).
+/// Why a backend cannot be built.
 #[derive(Debug, thiserror::Error)]
 pub enum UpstreamBuildError {
     #[error("backend '{backend}', server '{server}': cannot resolve '{host}'")]
@@ -60,6 +108,10 @@ pub enum UpstreamBuildError {
         server: String,
         what: &'static str,
     },
+    #[error(transparent)]
+    Tls(#[from] ClientTlsError),
+    #[error("{at}: 'sni' gives '{value}', which is not a host name or an IP address")]
+    BadSni { at: String, value: String },
 }
 
 /// The outcome of forwarding one request.
@@ -78,26 +130,36 @@ pub enum Forwarded {
     BadResponse { server: Arc<str> },
 }
 
+/// What request-dependent server settings read: `sni <expr>` is evaluated
+/// like any sample of the request, `send-proxy` names the client's
+/// addresses.
+struct ReqEnv<'a> {
+    conn: &'a ConnFacts,
+    vars: &'a mut Vars,
+    auth: &'a (dyn UserAuth + Sync),
+}
+
+/// One try at one server.
+enum Attempt {
+    Done(Forwarded),
+    /// Connecting failed (TCP, PROXY line, TLS handshake or verification):
+    /// retried per `retries`.
+    ConnectFailed,
+}
+
 impl BackendRt {
-    /// Prepares a backend; resolves server names once, as HAProxy does at startup.
+    /// Prepares a backend; resolves server names once, as HAProxy does at
+    /// startup, and builds every TLS client config (so `check` and reload
+    /// report TLS problems).
     pub fn build(be: &ir::Backend) -> Result<BackendRt, UpstreamBuildError> {
         let name: Arc<str> = Arc::from(be.common.name.as_str());
+        let t = &be.common.timeouts;
+        let connect_timeout = t
+            .connect
+            .map(Duration::from_millis)
+            .unwrap_or(FALLBACK_CONNECT);
         let mut servers = Vec::new();
         for s in &be.servers {
-            if s.tls.is_some() {
-                return Err(UpstreamBuildError::Unsupported {
-                    backend: be.common.name.clone(),
-                    server: s.name.clone(),
-                    what: "TLS to servers ('ssl')",
-                });
-            }
-            if s.send_proxy {
-                return Err(UpstreamBuildError::Unsupported {
-                    backend: be.common.name.clone(),
-                    server: s.name.clone(),
-                    what: "'send-proxy'",
-                });
-            }
             let addr = match &s.address {
                 ServerAddr::Inet { host, port } => {
                     let port = port.unwrap_or(80);
@@ -119,35 +181,40 @@ impl BackendRt {
                     });
                 }
             };
+            let at = format!(
+                "backend '{}', server '{}' ({})",
+                be.common.name, s.name, s.origin
+            );
+            let (tls, sni) = match &s.tls {
+                None => (None, Sni::Absent),
+                Some(t) => (
+                    Some(ServerTlsConfigs::build(t, &at)?),
+                    match &t.sni {
+                        None => Sni::Absent,
+                        Some(sample) => sni_of(sample, &at)?,
+                    },
+                ),
+            };
             servers.push(ServerRt {
                 name: Arc::from(s.name.as_str()),
                 addr,
-                authority: format!("http://{addr}"),
                 weight: s.weight,
                 backup: s.backup,
                 disabled: s.disabled,
+                link: Link {
+                    connect_timeout,
+                    tls,
+                    sni,
+                    send_proxy: s.send_proxy,
+                    no_reuse: be.common.http_server_close,
+                    pools: Mutex::new(HashMap::new()),
+                },
             });
-        }
-        let t = &be.common.timeouts;
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(
-            t.connect
-                .map(Duration::from_millis)
-                .unwrap_or(FALLBACK_CONNECT),
-        ));
-        connector.set_nodelay(true);
-        let mut builder = Client::builder(TokioExecutor::new());
-        builder
-            .pool_timer(TokioTimer::new())
-            .pool_idle_timeout(Duration::from_secs(30));
-        if be.common.http_server_close {
-            builder.pool_max_idle_per_host(0);
         }
         Ok(BackendRt {
             name,
             servers,
             next: AtomicUsize::new(0),
-            client: builder.build(connector),
             retries: be.retries,
             redispatch: be.redispatch.is_some(),
             server_timeout: t.server.map(Duration::from_millis),
@@ -184,10 +251,36 @@ impl BackendRt {
         pool.first().copied()
     }
 
-    /// Sends a request to a server of this backend. Connection failures are
+    /// Sends a request to a server of this backend without client context:
+    /// a request-dependent `sni` sees no connection facts and `send-proxy`
+    /// sends `PROXY UNKNOWN`. The proxy itself uses [`BackendRt::forward_in`].
+    pub async fn forward(&self, parts: http::request::Parts, body: UpBody) -> Forwarded {
+        self.forward_with(parts, body, None).await
+    }
+
+    /// Sends a request to a server of this backend on behalf of a client
+    /// (`conn`, `vars` and `auth` are what a request-dependent `sni` reads;
+    /// `send-proxy` names `conn`'s addresses). Connection failures are
     /// retried up to `retries` times (on another server with `option
     /// redispatch`) when the request has no body to replay.
-    pub async fn forward(&self, parts: http::request::Parts, body: UpBody) -> Forwarded {
+    pub async fn forward_in(
+        &self,
+        parts: http::request::Parts,
+        body: UpBody,
+        conn: &ConnFacts,
+        vars: &mut Vars,
+        auth: &(dyn UserAuth + Sync),
+    ) -> Forwarded {
+        let env = ReqEnv { conn, vars, auth };
+        self.forward_with(parts, body, Some(env)).await
+    }
+
+    async fn forward_with(
+        &self,
+        parts: http::request::Parts,
+        body: UpBody,
+        mut env: Option<ReqEnv<'_>>,
+    ) -> Forwarded {
         let Some(mut server) = self.pick() else {
             return Forwarded::NoServer { server: None };
         };
@@ -196,31 +289,9 @@ impl BackendRt {
         let mut attempt = 0u32;
         loop {
             let b = body.take().unwrap_or_else(empty_body);
-            let mut req = Request::from_parts(parts.clone(), b);
-            *req.uri_mut() = upstream_uri(&server.authority, req.uri());
-            // Servers are spoken to in HTTP/1.1 whatever the client used.
-            *req.version_mut() = http::Version::HTTP_11;
-            let fut = self.client.request(req);
-            let res = match self.server_timeout {
-                Some(t) => match tokio::time::timeout(t, fut).await {
-                    Ok(r) => r,
-                    Err(_) => {
-                        return Forwarded::Timeout {
-                            server: server.name.clone(),
-                        };
-                    }
-                },
-                None => fut.await,
-            };
-            match res {
-                Ok(res) => {
-                    return Forwarded::Response {
-                        res,
-                        server: server.name.clone(),
-                        addr: server.addr,
-                    };
-                }
-                Err(e) if e.is_connect() => {
+            match self.attempt(server, &parts, b, env.as_mut()).await {
+                Attempt::Done(outcome) => return outcome,
+                Attempt::ConnectFailed => {
                     attempt += 1;
                     if attempt > self.retries || !replayable {
                         return Forwarded::NoServer {
@@ -235,13 +306,298 @@ impl BackendRt {
                         server = other;
                     }
                 }
-                Err(_) => {
-                    return Forwarded::BadResponse {
-                        server: server.name.clone(),
-                    };
-                }
             }
         }
+    }
+
+    async fn attempt(
+        &self,
+        server: &ServerRt,
+        parts: &http::request::Parts,
+        body: UpBody,
+        env: Option<&mut ReqEnv<'_>>,
+    ) -> Attempt {
+        let link = &server.link;
+        let conn_addrs = env.as_ref().map(|e| (e.conn.src, e.conn.dst));
+        let sni = match link.sni_value(parts, env) {
+            Ok(v) => v,
+            Err(value) => {
+                tracing::warn!(server = %server.name, sni = %value, "the server's 'sni' expression gave a value that is not a host name; not connecting");
+                return Attempt::ConnectFailed;
+            }
+        };
+        let dialer = link.dialer(server.addr, sni.as_ref());
+        let mut req = Request::from_parts(parts.clone(), body);
+        // Servers are spoken to in HTTP/1.1 (or h2 by ALPN) whatever the client used.
+        *req.version_mut() = http::Version::HTTP_11;
+        if link.send_proxy {
+            let line = match conn_addrs {
+                Some((src, dst)) => proxy_v1_line(src, dst),
+                None => PROXY_UNKNOWN.as_bytes().to_vec(),
+            };
+            return self
+                .private_exchange(server, &dialer, &line, req, parts)
+                .await;
+        }
+        *req.uri_mut() = link.uri(server.addr, parts);
+        let client = link.client(sni, dialer);
+        self.pooled_exchange(server, &client, req).await
+    }
+
+    /// Through the server's pool: `timeout server` runs from the moment a
+    /// connection (new or idle) is assigned to the request.
+    async fn pooled_exchange(
+        &self,
+        server: &ServerRt,
+        client: &UpClient,
+        mut req: Request<UpBody>,
+    ) -> Attempt {
+        let mut captured = capture_connection(&mut req);
+        let fut = client.request(req);
+        tokio::pin!(fut);
+        let early = tokio::select! {
+            biased;
+            r = &mut fut => Some(r),
+            _ = captured.wait_for_connection_metadata() => None,
+        };
+        let res = match early {
+            Some(r) => r,
+            None => match self.within_server_timeout(fut).await {
+                Some(r) => r,
+                None => {
+                    return Attempt::Done(Forwarded::Timeout {
+                        server: server.name.clone(),
+                    });
+                }
+            },
+        };
+        match res {
+            Ok(res) => Attempt::Done(Forwarded::Response {
+                res,
+                server: server.name.clone(),
+                addr: server.addr,
+            }),
+            Err(e) if e.is_connect() => {
+                tracing::debug!(server = %server.name, error = ?e, "connection to server failed");
+                Attempt::ConnectFailed
+            }
+            Err(e) => {
+                tracing::debug!(server = %server.name, error = ?e, "server broke the exchange");
+                Attempt::Done(Forwarded::BadResponse {
+                    server: server.name.clone(),
+                })
+            }
+        }
+    }
+
+    /// A connection of its own (`send-proxy`): closed after this exchange.
+    async fn private_exchange(
+        &self,
+        server: &ServerRt,
+        dialer: &Dialer,
+        proxy_line: &[u8],
+        mut req: Request<UpBody>,
+        parts: &http::request::Parts,
+    ) -> Attempt {
+        let conn = match dialer.dial(Some(proxy_line)).await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::debug!(server = %server.name, error = %e, "connection to server failed");
+                return Attempt::ConnectFailed;
+            }
+        };
+        let h2 = conn.is_h2();
+        let io = TokioIo::new(conn);
+        let res = if h2 {
+            *req.uri_mut() = server.link.uri(server.addr, parts);
+            let Ok((mut sender, conn)) =
+                hyper::client::conn::http2::handshake(TokioExecutor::new(), io).await
+            else {
+                return Attempt::ConnectFailed;
+            };
+            tokio::spawn(async move {
+                let _ = conn.await;
+            });
+            self.within_server_timeout(sender.send_request(req)).await
+        } else {
+            let pq = req.uri().path_and_query().map_or("/", |p| p.as_str());
+            *req.uri_mut() = pq.parse().unwrap_or_else(|_| Uri::from_static("/"));
+            let Ok((mut sender, conn)) = hyper::client::conn::http1::handshake(io).await else {
+                return Attempt::ConnectFailed;
+            };
+            tokio::spawn(async move {
+                let _ = conn.await;
+            });
+            self.within_server_timeout(sender.send_request(req)).await
+        };
+        match res {
+            None => Attempt::Done(Forwarded::Timeout {
+                server: server.name.clone(),
+            }),
+            Some(Ok(res)) => Attempt::Done(Forwarded::Response {
+                res,
+                server: server.name.clone(),
+                addr: server.addr,
+            }),
+            Some(Err(e)) => {
+                tracing::debug!(server = %server.name, error = %e, "server broke the exchange");
+                Attempt::Done(Forwarded::BadResponse {
+                    server: server.name.clone(),
+                })
+            }
+        }
+    }
+
+    /// `None` when `timeout server` expires first.
+    async fn within_server_timeout<F: Future>(&self, fut: F) -> Option<F::Output> {
+        match self.server_timeout {
+            Some(t) => tokio::time::timeout(t, fut).await.ok(),
+            None => Some(fut.await),
+        }
+    }
+}
+
+impl Link {
+    /// The SNI of the next connection: `Ok(None)` when none is sent (no
+    /// `sni`, or an expression giving nothing or an empty string, as
+    /// HAProxy); `Err(value)` when the value cannot be sent.
+    fn sni_value(
+        &self,
+        parts: &http::request::Parts,
+        env: Option<&mut ReqEnv<'_>>,
+    ) -> Result<Option<Arc<str>>, String> {
+        if self.tls.is_none() {
+            return Ok(None);
+        }
+        let sample = match &self.sni {
+            Sni::Absent => return Ok(None),
+            Sni::Fixed(name) => return Ok(Some(name.clone())),
+            Sni::Expr(sample) => sample,
+        };
+        let value = match env {
+            Some(env) => {
+                let mut txn = Txn::new(env.conn, env.vars);
+                txn.auth = env.auth;
+                txn.req = Some(parts);
+                eval_sample(sample, &mut txn)
+            }
+            None => {
+                let conn = unknown_client();
+                let mut vars = Vars::new(ProcVars::new());
+                let mut txn = Txn::new(&conn, &mut vars);
+                txn.req = Some(parts);
+                eval_sample(sample, &mut txn)
+            }
+        };
+        let Some(text) = value.and_then(|v| v.into_text()) else {
+            return Ok(None);
+        };
+        // HAProxy hands OpenSSL a C string: it ends at the first NUL.
+        let text = text.split(|b| *b == 0).next().unwrap_or_default();
+        if text.is_empty() {
+            return Ok(None);
+        }
+        let text = String::from_utf8_lossy(text);
+        if ServerName::try_from(text.as_ref()).is_err() {
+            return Err(text.into_owned());
+        }
+        Ok(Some(Arc::from(text.as_ref())))
+    }
+
+    /// The dialer of a connection carrying `sni`.
+    fn dialer(&self, addr: SocketAddr, sni: Option<&Arc<str>>) -> Dialer {
+        let Some(tls) = &self.tls else {
+            return Dialer::plain(addr, self.connect_timeout);
+        };
+        // Checked by `sni_value`; without SNI the name only keys the session
+        // cache (and is never sent: that config has SNI off).
+        let name = sni
+            .and_then(|s| ServerName::try_from(s.to_string()).ok())
+            .unwrap_or_else(|| ServerName::IpAddress(addr.ip().into()));
+        Dialer::tls(
+            addr,
+            self.connect_timeout,
+            tls.config(sni.is_some()).clone(),
+            name,
+        )
+    }
+
+    /// The pooled client of connections carrying `sni`.
+    fn client(&self, sni: Option<Arc<str>>, dialer: Dialer) -> UpClient {
+        let mut pools = self
+            .pools
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(c) = pools.get(&sni) {
+            return c.clone();
+        }
+        if pools.len() >= MAX_SNI_POOLS {
+            pools.clear();
+        }
+        let mut builder = Client::builder(TokioExecutor::new());
+        builder
+            .pool_timer(TokioTimer::new())
+            .pool_idle_timeout(Duration::from_secs(30));
+        if self.no_reuse {
+            builder.pool_max_idle_per_host(0);
+        }
+        let client = builder.build(dialer);
+        pools.insert(sni, client.clone());
+        client
+    }
+
+    /// The request URI for the server. The authority keys the pool and, on
+    /// HTTP/2, becomes `:authority`: for servers whose ALPN offers h2 it is
+    /// the request's Host (HAProxy builds `:authority` from it), otherwise
+    /// the server's address.
+    fn uri(&self, addr: SocketAddr, parts: &http::request::Parts) -> Uri {
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        let offers_h2 = self.tls.as_ref().is_some_and(|t| t.offers_h2());
+        let host = parts
+            .headers
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .and_then(|h| h.parse::<Authority>().ok())
+            .filter(|a| !a.as_str().contains('@'));
+        let authority = match host {
+            Some(a) if offers_h2 => a.to_string(),
+            _ => addr.to_string(),
+        };
+        let pq = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+        format!("{scheme}://{authority}{pq}")
+            .parse()
+            .unwrap_or_else(|_| Uri::from_static("/"))
+    }
+}
+
+/// The `sni` of a server: a fixed `str(name)` is checked once here.
+fn sni_of(sample: &Sample, at: &str) -> Result<Sni, UpstreamBuildError> {
+    match (&sample.fetch, sample.converters.is_empty()) {
+        (Fetch::ConstStr(name), true) => {
+            if name.is_empty() {
+                return Ok(Sni::Absent);
+            }
+            if ServerName::try_from(name.as_str()).is_err() {
+                return Err(UpstreamBuildError::BadSni {
+                    at: at.to_string(),
+                    value: name.clone(),
+                });
+            }
+            Ok(Sni::Fixed(Arc::from(name.as_str())))
+        }
+        _ => Ok(Sni::Expr(Box::new(sample.clone()))),
+    }
+}
+
+/// Connection facts when the client is unknown ([`BackendRt::forward`]).
+fn unknown_client() -> ConnFacts {
+    let none = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0);
+    ConnFacts {
+        src: none,
+        dst: none,
+        frontend: Arc::from(""),
+        tls: None,
+        accept_date: SystemTime::now(),
     }
 }
 
@@ -257,13 +613,4 @@ fn empty_body() -> UpBody {
 fn is_bodiless(parts: &http::request::Parts) -> bool {
     !parts.headers.contains_key(http::header::CONTENT_LENGTH)
         && !parts.headers.contains_key(http::header::TRANSFER_ENCODING)
-}
-
-/// Rebuilds the request URI for the server: origin-form path and query on the
-/// server's authority (absolute-form client URIs are reduced the same way).
-fn upstream_uri(authority: &str, uri: &Uri) -> Uri {
-    let pq = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-    format!("{authority}{pq}")
-        .parse()
-        .unwrap_or_else(|_| Uri::from_static("/"))
 }

@@ -9,6 +9,7 @@
 //! names the way HAProxy prints them.
 
 pub mod analysis;
+pub mod client;
 pub mod dn;
 mod error;
 pub mod handshake;
@@ -24,9 +25,9 @@ pub mod system;
 pub mod verifier;
 
 #[cfg(test)]
-mod test_pki;
-#[cfg(test)]
 mod server_tests;
+#[cfg(test)]
+mod test_pki;
 #[cfg(test)]
 mod tests;
 

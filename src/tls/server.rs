@@ -319,7 +319,7 @@ fn server_config(
     Ok(config)
 }
 
-fn versions(
+pub(crate) fn versions(
     params: &TlsParams,
     at: &str,
 ) -> Result<Vec<&'static SupportedProtocolVersion>, TlsBuildError> {
@@ -393,7 +393,7 @@ pub fn cipher_name(suite: CipherSuite) -> &'static str {
         .map_or("", |(name, _)| name)
 }
 
-fn narrowed_provider(
+pub(crate) fn narrowed_provider(
     params: &TlsParams,
     versions: &[&'static SupportedProtocolVersion],
     at: &str,

@@ -258,11 +258,11 @@ pub(crate) struct TrustStore {
     by_subject: HashMap<NameKey, Vec<usize>>,
     /// Indexes (into `certs`) of the self-signed ones.
     anchors: HashSet<usize>,
-    webpki_anchors: Vec<TrustAnchor<'static>>,
+    pub(crate) webpki_anchors: Vec<TrustAnchor<'static>>,
     /// The other store certificates, offered to webpki as intermediates.
-    extras: Vec<CertificateDer<'static>>,
+    pub(crate) extras: Vec<CertificateDer<'static>>,
     crls: Vec<StoreCrl>,
-    webpki_crls: Vec<webpki::CertRevocationList<'static>>,
+    pub(crate) webpki_crls: Vec<webpki::CertRevocationList<'static>>,
 }
 
 impl TrustStore {
@@ -287,7 +287,7 @@ impl TrustStore {
         self.crls.iter().filter(move |c| &c.issuer == issuer)
     }
 
-    fn new(trust: &Trust) -> Result<TrustStore, VerifierError> {
+    pub(crate) fn new(trust: &Trust) -> Result<TrustStore, VerifierError> {
         let mut store = TrustStore {
             certs: Vec::new(),
             by_subject: HashMap::new(),

@@ -5,6 +5,8 @@
 //! Every test binary compiles this module separately and uses only part of it.
 #![allow(dead_code)]
 
+pub mod runtime;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

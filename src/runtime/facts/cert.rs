@@ -8,9 +8,9 @@
 //! bytes, a one-character value only escaped as "last" (`CN=#`), surrogates
 //! dropped and malformed BMP/Universal strings failing the fetch.
 
-use crate::tls::oids::short_name;
 use super::{CertFacts, DnEntry, DnFacts};
 use crate::runtime::calendar::civil_from_unix;
+use crate::tls::oids::short_name;
 use x509_parser::prelude::{ASN1Time, FromDer, X509Certificate, X509Name};
 use x509_parser::x509::AttributeTypeAndValue;
 

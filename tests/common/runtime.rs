@@ -1,0 +1,83 @@
+//! Helpers of the `portcullis run` tests: lower a configuration text, start
+//! the proxy in-process on 127.0.0.1, and send it requests with a real HTTP
+//! client under a bounded timeout.
+#![allow(clippy::expect_used)] // a test failing loudly is the point
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::Request;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use portcullis::config::{self, LowerOptions};
+use portcullis::diag::{SourceMap, render};
+use portcullis::ir;
+use portcullis::runtime::listener::SocketSet;
+use portcullis::runtime::serve::{Proxy, StartError};
+use std::time::Duration;
+
+/// A port nobody listens on right now.
+pub fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    l.local_addr().expect("local addr").port()
+}
+
+/// Lowers configuration text (named `test.cfg`; relative paths resolve from
+/// the crate root, where cargo runs tests); panics with the rendered
+/// diagnostics when it is rejected.
+pub fn lower(text: &str) -> ir::Config {
+    let mut map = SourceMap::new();
+    let file = map.add("test.cfg", text);
+    let (ir, diags) = config::build(&mut map, &[file], &LowerOptions::default(), &|_| None);
+    ir.unwrap_or_else(|| panic!("config rejected:\n{}", render(&map, &diags)))
+}
+
+/// Starts a proxy from a lowered configuration.
+pub async fn try_start(ir: ir::Config) -> Result<Proxy, StartError> {
+    let mut sockets = SocketSet::new();
+    Proxy::start(ir, &mut sockets).await
+}
+
+/// Starts a proxy from configuration text.
+pub async fn start(text: &str) -> Proxy {
+    try_start(lower(text)).await.expect("proxy starts")
+}
+
+/// What the proxy answered.
+pub struct Answer {
+    pub status: u16,
+    pub headers: http::HeaderMap,
+    pub body: String,
+}
+
+impl Answer {
+    /// A response header as text ("" when absent).
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+}
+
+/// GET `path` from the proxy on `port` with extra request headers; the
+/// answer must come within 10 s.
+pub async fn get(port: u16, path: &str, headers: &[(&str, &str)]) -> Answer {
+    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let mut req = Request::get(format!("http://127.0.0.1:{port}{path}"));
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let req = req.body(Full::new(Bytes::new())).expect("request");
+    let res = tokio::time::timeout(Duration::from_secs(10), client.request(req))
+        .await
+        .expect("answer in time")
+        .expect("http answer");
+    let status = res.status().as_u16();
+    let headers = res.headers().clone();
+    let body = res.into_body().collect().await.expect("body").to_bytes();
+    Answer {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    }
+}
