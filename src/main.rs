@@ -100,6 +100,12 @@ fn run(paths: &[PathBuf]) -> ExitCode {
             "warning: {checked} server(s) have 'check', but this version does not run health checks yet: servers are always considered up"
         );
     }
+    for fe in ir.frontends.iter().filter(|f| f.common.stats.is_some()) {
+        eprintln!(
+            "warning: frontend '{}' enables the stats page, which this version does not serve yet: its requests go through the rules and backends like any other",
+            fe.common.name
+        );
+    }
     let mut rt = tokio::runtime::Builder::new_multi_thread();
     rt.enable_all();
     if let Some(n) = ir.global.nbthread {

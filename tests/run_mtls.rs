@@ -265,3 +265,23 @@ async fn per_sni_client_ca_via_crt_list_and_421_on_sni_host_mismatch() {
     assert_eq!(r.status, 200, "{r:?}");
     p.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tcp_request_rules_close_connections_before_http() {
+    let (blocked, gated) = (free_port(), free_port());
+    let p = proxy(&format!(
+        "{DEFAULTS}frontend blocked\n    bind 127.0.0.1:{blocked}\n    tcp-request connection reject if {{ src 127.0.0.0/8 }}\n    http-request return status 200 content-type text/plain string never\nfrontend gated\n    bind 127.0.0.1:{gated} ssl crt {PKI}/server.pem verify optional ca-file {PKI}/inter-root-bundle.crt\n    tcp-request content reject unless {{ ssl_c_used }}\n    http-request return status 200 content-type text/plain string in\n"
+    ))
+    .await;
+    let r = curl("test.example", blocked, "/", None, &["--plain"]).await;
+    assert_ne!(r.exit, 0, "{r:?}");
+    assert_eq!(r.status, 0, "{r:?}");
+    let r = curl("test.example", gated, "/", None, &[]).await;
+    assert_eq!(
+        r.status, 0,
+        "no certificate: closed after the handshake: {r:?}"
+    );
+    let r = curl("test.example", gated, "/", Some("client.pem"), &[]).await;
+    assert_eq!((r.status, r.body.as_str()), (200, "in"), "{r:?}");
+    p.shutdown().await;
+}

@@ -68,6 +68,14 @@ impl Generation {
                 if fe.common.mode == ir::expr::Mode::Tcp {
                     return Err(unsupported("'mode tcp'"));
                 }
+                if fe
+                    .common
+                    .tcp_request_connection
+                    .iter()
+                    .any(|r| matches!(r.action, ir::TcpAction::ExpectProxy))
+                {
+                    return Err(unsupported("'tcp-request connection expect-proxy'"));
+                }
                 per_bind.push(match &b.tls {
                     Some(t) => Some(Arc::new(BindTlsRuntime::build(t).map_err(|source| {
                         BuildError::Tls {

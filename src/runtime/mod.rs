@@ -16,6 +16,7 @@ pub mod listener;
 pub mod log;
 pub mod logbody;
 pub mod serve;
+pub mod tcprules;
 pub mod upstream;
 pub mod upstream_tls;
 

@@ -5,11 +5,13 @@
 //! the end, so a reload swaps configurations without touching connections in
 //! flight.
 
+use super::eval::{UserAuth, Vars};
 use super::facts::ConnFacts;
 use super::generation::ConnTls;
 use super::generation::Generation;
 use super::http::{ConnCtx, handle};
 use super::listener::{BindError, BoundSocket, SocketSet};
+use super::tcprules;
 use crate::ir;
 use crate::tls::handshake;
 use arc_swap::ArcSwap;
@@ -207,6 +209,18 @@ async fn serve_connection(
         tls: None,
         accept_date: SystemTime::now(),
     };
+    // `tcp-request connection` rules see only layer-4 facts.
+    let auth: &(dyn UserAuth + Sync) = &generation.userlists;
+    let mut conn_vars = Vars::new(generation.proc_vars.clone());
+    if !tcprules::allows(
+        &fe.common.tcp_request_connection,
+        &fe.common.acls,
+        &facts,
+        auth,
+        &mut conn_vars,
+    ) {
+        return;
+    }
     let tls_rt = generation
         .tls
         .get(frontend)
@@ -215,6 +229,15 @@ async fn serve_connection(
         .flatten();
     match tls_rt {
         None => {
+            if !tcprules::allows(
+                &fe.common.tcp_request_content,
+                &fe.common.acls,
+                &facts,
+                auth,
+                &mut conn_vars,
+            ) {
+                return;
+            }
             let ctx = Arc::new(ConnCtx {
                 generation: generation.clone(),
                 frontend,
@@ -244,6 +267,15 @@ async fn serve_connection(
                 }
             };
             facts.tls = Some(Arc::new(tls_facts));
+            if !tcprules::allows(
+                &fe.common.tcp_request_content,
+                &fe.common.acls,
+                &facts,
+                auth,
+                &mut conn_vars,
+            ) {
+                return;
+            }
             let ctx = Arc::new(ConnCtx {
                 generation: generation.clone(),
                 frontend,
