@@ -118,6 +118,7 @@ fn run(paths: &[PathBuf]) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    let global = ir.global.clone();
     rt.block_on(async move {
         let mut sockets = portcullis::runtime::listener::SocketSet::new();
         let proxy = match portcullis::runtime::serve::Proxy::start(ir, &mut sockets).await {
@@ -127,6 +128,12 @@ fn run(paths: &[PathBuf]) -> ExitCode {
                 return ExitCode::from(1);
             }
         };
+        if let Err(e) = portcullis::runtime::privileges::drop_privileges(&global) {
+            eprintln!("error: {e}; not serving with more privileges than configured");
+            proxy.shutdown().await;
+            return ExitCode::from(1);
+        }
+        // Announced once the process runs with its final identity.
         for (fe, addr) in &proxy.local_addrs {
             eprintln!("portcullis: frontend '{fe}' listening on {addr}");
         }

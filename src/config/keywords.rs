@@ -190,6 +190,31 @@ pub static TABLE: &[Keyword] = &[
     s(Global, "hard-stop-after", "upper bound on a soft stop"),
     s(
         Global,
+        "user",
+        "user the process runs as once listeners are bound",
+    ),
+    s(
+        Global,
+        "group",
+        "group the process runs as once listeners are bound",
+    ),
+    s(
+        Global,
+        "uid",
+        "numeric user id the process runs as once listeners are bound",
+    ),
+    s(
+        Global,
+        "gid",
+        "numeric group id the process runs as once listeners are bound",
+    ),
+    s(
+        Global,
+        "chroot",
+        "directory the process confines itself to once listeners are bound",
+    ),
+    s(
+        Global,
         "tune.ssl.default-dh-param",
         "accepted with a warning: no finite-field DHE suite is ever offered, so it has no effect",
     ),

@@ -48,6 +48,12 @@ pub struct Global {
     pub server_tls_defaults: TlsParams,
     pub crt_base: Option<PathBuf>,
     pub ca_base: Option<PathBuf>,
+    /// `user`/`uid`: the process drops to this user id once listeners are bound.
+    pub uid: Option<u32>,
+    /// `group`/`gid`: the group id taken with the user id.
+    pub gid: Option<u32>,
+    /// `chroot`: directory the process confines itself to after binding.
+    pub chroot: Option<PathBuf>,
 }
 
 /// `ssl-server-verify`.

@@ -15,6 +15,7 @@ pub mod http;
 pub mod listener;
 pub mod log;
 pub mod logbody;
+pub mod privileges;
 pub mod serve;
 pub mod tcprules;
 pub mod upstream;

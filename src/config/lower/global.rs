@@ -82,6 +82,61 @@ fn global_line(cx: &mut Lowerer, line: &Line, where_: &str) -> Result<(), Diagno
             );
             done(2)
         }
+        "user" | "group" => {
+            let v = one("a name")?;
+            let found = if kw.text == "user" {
+                nix::unistd::User::from_name(&v.text)
+                    .ok()
+                    .flatten()
+                    .map(|u| u.uid.as_raw())
+            } else {
+                nix::unistd::Group::from_name(&v.text)
+                    .ok()
+                    .flatten()
+                    .map(|g| g.gid.as_raw())
+            };
+            let Some(id) = found else {
+                return Err(Diagnostic::error(format!(
+                    "cannot find {} id for '{}'",
+                    kw.text, v.text
+                ))
+                .at(v.span)
+                .help(format!(
+                    "create the {} on this machine, or give a numeric '{}'",
+                    kw.text,
+                    if kw.text == "user" { "uid" } else { "gid" }
+                )));
+            };
+            if kw.text == "user" {
+                cx.global.uid = Some(id);
+            } else {
+                cx.global.gid = Some(id);
+            }
+            done(2)
+        }
+        "uid" | "gid" => {
+            let v = one("a number")?;
+            let id = uint(v, &kw.text)?;
+            if kw.text == "uid" {
+                cx.global.uid = Some(id);
+            } else {
+                cx.global.gid = Some(id);
+            }
+            done(2)
+        }
+        "chroot" => {
+            let v = one("a directory")?;
+            // HAProxy only fails at start; say it now, as a warning like its verdict.
+            if !std::path::Path::new(&v.text).is_dir() {
+                cx.diags.push(
+                    Diagnostic::warning(format!("chroot directory '{}' does not exist: 'run' will refuse to start", v.text))
+                        .at(v.span)
+                        .help("create the directory (often an empty one such as /var/empty) or remove the line"),
+                );
+            }
+            cx.global.chroot = Some(PathBuf::from(&v.text));
+            done(2)
+        }
         "hard-stop-after" => {
             cx.global.hard_stop_after = Some(time_ms(one("a time")?, "hard-stop-after")?);
             done(2)

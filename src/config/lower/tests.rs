@@ -357,3 +357,24 @@ fn server_tls_version_flags() {
         "'force-tlsv10' is not supported by portcullis",
     );
 }
+
+#[test]
+fn process_identity_keywords() {
+    let ir = valid(&format!(
+        "global\n    user root\n    gid 0\n    chroot /\n{FE}"
+    ));
+    assert_eq!((ir.global.uid, ir.global.gid), (Some(0), Some(0)));
+    invalid(
+        &format!("global\n    user no-such-user-here\n{FE}"),
+        "cannot find user id for 'no-such-user-here'",
+    );
+    invalid(
+        &format!("global\n    group no-such-group-here\n{FE}"),
+        "cannot find group id for 'no-such-group-here'",
+    );
+    let (_, diags, r) = run(&format!("global\n    chroot /no/such/jail\n{FE}"));
+    assert!(
+        !diags.has_errors() && r.contains("'run' will refuse to start"),
+        "{r}"
+    );
+}
