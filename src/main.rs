@@ -42,6 +42,13 @@ enum Command {
         /// Configuration file or directory, as for `check`.
         #[arg(short = 'f', long = "file", required = true, value_name = "PATH")]
         files: Vec<PathBuf>,
+        /// Go to the background once the configuration is loaded and the
+        /// listeners are bound (as the global `daemon` keyword).
+        #[arg(short = 'D', long = "daemon")]
+        daemon: bool,
+        /// Write the serving process's pid to this file (as `pidfile`).
+        #[arg(short = 'p', long = "pidfile", value_name = "FILE")]
+        pidfile: Option<PathBuf>,
     },
 }
 
@@ -54,7 +61,11 @@ fn main() -> ExitCode {
             dump_ir,
             strict_haproxy,
         } => check(&files, quiet, dump_ir, strict_haproxy),
-        Command::Run { files } => run(&files),
+        Command::Run {
+            files,
+            daemon,
+            pidfile,
+        } => run(&files, daemon, pidfile),
     }
 }
 
@@ -80,7 +91,7 @@ fn load(
     (ir, diags)
 }
 
-fn run(paths: &[PathBuf]) -> ExitCode {
+fn run(paths: &[PathBuf], daemon_flag: bool, pidfile_flag: Option<PathBuf>) -> ExitCode {
     let (ir, diags) = load(paths, &LowerOptions::default(), false);
     let Some(ir) = ir else {
         eprintln!(
@@ -106,6 +117,31 @@ fn run(paths: &[PathBuf]) -> ExitCode {
             fe.common.name
         );
     }
+    // Bind every listener before going to the background, so a bind error is
+    // reported to the terminal and the exit status, as HAProxy does.
+    let mut sockets = portcullis::runtime::listener::SocketSet::new();
+    for fe in &ir.frontends {
+        for addr in fe.binds.iter().flat_map(|b| &b.addresses) {
+            if let Err(e) = sockets.get_or_bind(addr, portcullis::runtime::serve::BACKLOG) {
+                eprintln!("error: frontend '{}': {e}", fe.common.name);
+                return ExitCode::from(1);
+            }
+        }
+    }
+    if daemon_flag || ir.global.daemon {
+        let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
+        // Forks before any thread exists (the runtime is built below).
+        if let Err(e) = daemonize::Daemonize::new().working_directory(cwd).start() {
+            eprintln!("error: cannot go to the background: {e}");
+            return ExitCode::from(1);
+        }
+    }
+    if let Some(path) = pidfile_flag.as_ref().or(ir.global.pidfile.as_ref())
+        && let Err(e) = std::fs::write(path, format!("{}\n", std::process::id()))
+    {
+        eprintln!("error: cannot write pidfile '{}': {e}", path.display());
+        return ExitCode::from(1);
+    }
     let mut rt = tokio::runtime::Builder::new_multi_thread();
     rt.enable_all();
     if let Some(n) = ir.global.nbthread {
@@ -120,7 +156,6 @@ fn run(paths: &[PathBuf]) -> ExitCode {
     };
     let global = ir.global.clone();
     rt.block_on(async move {
-        let mut sockets = portcullis::runtime::listener::SocketSet::new();
         let proxy = match portcullis::runtime::serve::Proxy::start(ir, &mut sockets).await {
             Ok(p) => p,
             Err(e) => {

@@ -1,6 +1,7 @@
-//! `user`/`group`/`chroot`: the real binary binds, then drops to the configured
-//! identity and confines itself. Needs root to change identity; skipped (with a
-//! printed note) otherwise.
+//! Process keywords (`user`/`group`/`chroot`, `daemon`, `pidfile`): the real
+//! binary binds, then goes to the background, drops to the configured identity
+//! and confines itself. Changing identity needs root; that test is skipped
+//! (with a printed note) otherwise.
 
 #![allow(clippy::expect_used, clippy::unwrap_used)] // a test failing loudly is the point
 
@@ -106,5 +107,97 @@ fn drops_to_user_and_group_and_chroots_after_binding() {
     assert_eq!(
         root.canonicalize().expect("canonical"),
         jail.path().canonicalize().expect("canonical jail")
+    );
+}
+
+/// Waits until `path` holds a pid, or gives up.
+fn read_pid(path: &std::path::Path) -> u32 {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(t) = std::fs::read_to_string(path)
+            && let Ok(pid) = t.trim().parse()
+        {
+            return pid;
+        }
+        assert!(Instant::now() < deadline, "no pid in {}", path.display());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Kills a daemonized process when the test ends.
+struct Daemon(u32);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").arg(self.0.to_string()).status();
+    }
+}
+
+#[test]
+fn daemon_goes_to_the_background_after_binding_and_writes_its_pid() {
+    let dir = tempfile::tempdir().expect("dir");
+    for (how, extra) in [("keyword", "    daemon\n"), ("flag", "")] {
+        let port = free_port();
+        let pidfile = dir.path().join(format!("{how}.pid"));
+        let cfg = dir.path().join(format!("{how}.cfg"));
+        let global_pid = if how == "keyword" {
+            format!("    pidfile {}\n", pidfile.display())
+        } else {
+            String::new()
+        };
+        std::fs::write(
+            &cfg,
+            format!(
+                "global\n{extra}{global_pid}defaults\n    mode http\n    timeout client 5s\nfrontend fe\n    bind 127.0.0.1:{port}\n    http-request return status 200 content-type text/plain string bg\n"
+            ),
+        )
+        .expect("cfg");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_portcullis"));
+        cmd.args(["run", "-f"]).arg(&cfg);
+        if how == "flag" {
+            cmd.arg("-D").arg("-p").arg(&pidfile);
+        }
+        // The foreground command returns once the server is in the background.
+        let status = cmd.stderr(Stdio::null()).status().expect("runs");
+        assert!(status.success(), "{how}: {status}");
+        let daemon = Daemon(read_pid(&pidfile));
+        assert!(
+            std::path::Path::new(&format!("/proc/{}", daemon.0)).exists(),
+            "{how}: pid not alive"
+        );
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let answer = loop {
+            let a = TcpStream::connect(("127.0.0.1", port)).map(|_| http_get(port));
+            if let Ok(a) = a {
+                break a;
+            }
+            assert!(Instant::now() < deadline, "{how}: never answered");
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        assert!(answer.ends_with("bg"), "{how}: {answer}");
+    }
+}
+
+#[test]
+fn a_bind_error_is_reported_before_going_to_the_background() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("addr").port();
+    let dir = tempfile::tempdir().expect("dir");
+    let cfg = dir.path().join("busy.cfg");
+    std::fs::write(
+        &cfg,
+        format!("global\n    daemon\ndefaults\n    mode http\n    timeout client 5s\nfrontend fe\n    bind 127.0.0.1:{port}\n"),
+    )
+    .expect("cfg");
+    let out = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args(["run", "-f"])
+        .arg(&cfg)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cannot bind socket") && err.contains(&port.to_string()),
+        "{err}"
     );
 }

@@ -190,6 +190,11 @@ pub static TABLE: &[Keyword] = &[
     s(Global, "hard-stop-after", "upper bound on a soft stop"),
     s(
         Global,
+        "daemon",
+        "go to the background once listeners are bound",
+    ),
+    s(
+        Global,
         "user",
         "user the process runs as once listeners are bound",
     ),

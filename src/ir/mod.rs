@@ -54,6 +54,8 @@ pub struct Global {
     pub gid: Option<u32>,
     /// `chroot`: directory the process confines itself to after binding.
     pub chroot: Option<PathBuf>,
+    /// `daemon`: go to the background once listeners are bound.
+    pub daemon: bool,
 }
 
 /// `ssl-server-verify`.

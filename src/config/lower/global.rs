@@ -114,6 +114,10 @@ fn global_line(cx: &mut Lowerer, line: &Line, where_: &str) -> Result<(), Diagno
             }
             done(2)
         }
+        "daemon" => {
+            cx.global.daemon = true;
+            done(1)
+        }
         "uid" | "gid" => {
             let v = one("a number")?;
             let id = uint(v, &kw.text)?;
