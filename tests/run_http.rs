@@ -298,3 +298,22 @@ async fn the_log_line_is_written_at_the_end_or_asap() {
     );
     p.shutdown().await;
 }
+
+#[tokio::test]
+async fn request_heads_are_bounded_by_the_tune_limits() {
+    let port = free_port();
+    let p = proxy(&format!(
+        "global\n    tune.bufsize 9216\n    tune.maxrewrite 512\n    tune.http.maxhdr 10\n{DEFAULTS}frontend fe\n    bind 127.0.0.1:{port}\n    http-request return status 200 content-type text/plain string ok\n"
+    ))
+    .await;
+    let fits = "x".repeat(6000);
+    assert_eq!(get(port, "/", &[("x-big", &fits)]).await.status, 200);
+    // The limit is checked while the head is incomplete, so it is exact to
+    // within one read; far past it, the answer is always 431.
+    let too_big = "x".repeat(40_000);
+    assert_eq!(get(port, "/", &[("x-big", &too_big)]).await.status, 431);
+    let many: Vec<(String, &str)> = (0..12).map(|i| (format!("x-h{i}"), "v")).collect();
+    let many: Vec<(&str, &str)> = many.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    assert_eq!(get(port, "/", &many).await.status, 431);
+    p.shutdown().await;
+}

@@ -190,6 +190,21 @@ pub static TABLE: &[Keyword] = &[
     s(Global, "hard-stop-after", "upper bound on a soft stop"),
     s(
         Global,
+        "tune.bufsize",
+        "buffer size; with tune.maxrewrite it bounds request headers (larger requests get 431)",
+    ),
+    s(
+        Global,
+        "tune.maxrewrite",
+        "room kept for rewrites in the buffer (default 1024)",
+    ),
+    s(
+        Global,
+        "tune.http.maxhdr",
+        "most header lines in a request (default 101; more get 431)",
+    ),
+    s(
+        Global,
         "daemon",
         "go to the background once listeners are bound",
     ),

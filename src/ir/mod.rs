@@ -30,6 +30,23 @@ pub struct Config {
 /// Durations are kept in milliseconds, HAProxy's unit.
 pub type Millis = u64;
 
+impl Global {
+    /// The most bytes of request headers accepted: HAProxy's buffer minus the
+    /// room it keeps for rewrites.
+    pub fn max_request_head(&self) -> usize {
+        let bufsize = self.tune_bufsize.unwrap_or(16_384) as usize;
+        let maxrewrite = self
+            .tune_maxrewrite
+            .map_or(1024.min(bufsize / 2), |m| m as usize);
+        bufsize.saturating_sub(maxrewrite)
+    }
+
+    /// The most header lines in a request.
+    pub fn max_request_headers(&self) -> usize {
+        self.tune_http_maxhdr.unwrap_or(101) as usize
+    }
+}
+
 /// Process-wide settings (`global`).
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Global {
@@ -56,6 +73,13 @@ pub struct Global {
     pub chroot: Option<PathBuf>,
     /// `daemon`: go to the background once listeners are bound.
     pub daemon: bool,
+    /// `tune.bufsize` (HAProxy default 16384): with `tune.maxrewrite`, bounds
+    /// the size of request headers.
+    pub tune_bufsize: Option<u32>,
+    /// `tune.maxrewrite` (default 1024, at most half of the buffer).
+    pub tune_maxrewrite: Option<u32>,
+    /// `tune.http.maxhdr` (default 101): most header lines in a request.
+    pub tune_http_maxhdr: Option<u32>,
 }
 
 /// `ssl-server-verify`.

@@ -305,12 +305,20 @@ async fn serve_http<I>(
     {
         let mut h1 = builder.http1();
         h1.timer(TokioTimer::new());
+        // tune.bufsize - tune.maxrewrite and tune.http.maxhdr bound the request
+        // head as in HAProxy (hyper's own floor for the buffer is 8 KiB).
+        let global = &ctx.generation.config.global;
+        h1.max_buf_size(global.max_request_head().max(8192));
+        h1.max_headers(global.max_request_headers());
         // `timeout http-request` bounds the wait for complete headers (slowloris).
         if let Some(ms) = t.http_request.or(t.client) {
             h1.header_read_timeout(Duration::from_millis(ms));
         }
     }
-    builder.http2().timer(TokioTimer::new());
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(ctx.generation.config.global.max_request_head().max(8192) as u32);
     let service = service_fn(move |req| handle(ctx.clone(), req));
     if let Err(e) = builder.serve_connection_with_upgrades(io, service).await {
         tracing::debug!("connection from {peer} ended: {e}");

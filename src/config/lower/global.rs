@@ -114,6 +114,21 @@ fn global_line(cx: &mut Lowerer, line: &Line, where_: &str) -> Result<(), Diagno
             }
             done(2)
         }
+        "tune.bufsize" | "tune.maxrewrite" | "tune.http.maxhdr" => {
+            let v = one("a number")?;
+            let (min, max) = match kw.text.as_str() {
+                "tune.bufsize" => (1024, 1 << 30),
+                "tune.maxrewrite" => (0, 1 << 29),
+                _ => (1, 32_767),
+            };
+            let n = uint_in(v, &kw.text, min, max)?;
+            match kw.text.as_str() {
+                "tune.bufsize" => cx.global.tune_bufsize = Some(n),
+                "tune.maxrewrite" => cx.global.tune_maxrewrite = Some(n),
+                _ => cx.global.tune_http_maxhdr = Some(n),
+            }
+            done(2)
+        }
         "daemon" => {
             cx.global.daemon = true;
             done(1)
