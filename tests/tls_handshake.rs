@@ -116,6 +116,7 @@ fn bind(certs: Vec<SniCert>) -> BindTls {
         certs,
         strict_sni: false,
         sni_host_check: true,
+        session_cache: Default::default(),
         ignore_errors: IgnoreErrors::default(),
     }
 }
@@ -869,5 +870,44 @@ fn unknown_cipher_names_fail_the_build() -> TestResult {
         BindTlsRuntime::build(&tls),
         Err(TlsBuildError::UnknownCipher { .. })
     ));
+    Ok(())
+}
+
+#[tokio::test]
+async fn session_cache_size_and_lifetime_are_honoured() -> TestResult {
+    // tune.ssl.cachesize 0 turns the stateful cache off: TLS 1.2 session ids
+    // (tickets off) no longer resume.
+    let mut m = Material::new();
+    let mut p = policy(ClientVerify::None);
+    p.params.no_tls_tickets = true;
+    let mut tls = bind(vec![entry(m.cert("server.pem")?, &[], p)]);
+    tls.session_cache.size = 0;
+    let rt = Arc::new(BindTlsRuntime::build(&tls)?);
+    let c = client_with(&mut m, None, TLS12, provider(), &[])?;
+    exchange(&rt, &c.config, Some("test.example")).await?;
+    let (seen, _) = exchange(&rt, &c.config, Some("test.example")).await?;
+    assert_eq!(
+        seen,
+        Seen::Ok { resumed: false },
+        "cachesize 0: no resumption"
+    );
+
+    // tune.ssl.lifetime 1: a TLS 1.3 ticket older than a second is refused.
+    let mut tls = bind(vec![entry(
+        m.cert("server.pem")?,
+        &[],
+        policy(ClientVerify::None),
+    )]);
+    tls.session_cache.lifetime_secs = 1;
+    let rt = Arc::new(BindTlsRuntime::build(&tls)?);
+    let c = client(&mut m, None)?;
+    exchange(&rt, &c.config, Some("test.example")).await?;
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let (seen, _) = exchange(&rt, &c.config, Some("test.example")).await?;
+    assert_eq!(
+        seen,
+        Seen::Ok { resumed: false },
+        "expired ticket: full handshake"
+    );
     Ok(())
 }

@@ -190,6 +190,21 @@ pub static TABLE: &[Keyword] = &[
     s(Global, "hard-stop-after", "upper bound on a soft stop"),
     s(
         Global,
+        "tune.ssl.cachesize",
+        "entries of each bind's TLS session cache (default 20000; 0 turns it off)",
+    ),
+    s(
+        Global,
+        "tune.ssl.lifetime",
+        "how long a TLS session may be resumed (default 300 s)",
+    ),
+    s(
+        Global,
+        "tune.ssl.capture-buffer-size",
+        "accepted with a warning: it only feeds ssl_fc_cipherlist_* fetches, which portcullis does not have",
+    ),
+    s(
+        Global,
         "tune.bufsize",
         "buffer size; with tune.maxrewrite it bounds request headers (larger requests get 431)",
     ),

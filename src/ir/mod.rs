@@ -80,6 +80,8 @@ pub struct Global {
     pub tune_maxrewrite: Option<u32>,
     /// `tune.http.maxhdr` (default 101): most header lines in a request.
     pub tune_http_maxhdr: Option<u32>,
+    /// `tune.ssl.cachesize` / `tune.ssl.lifetime`.
+    pub session_cache: SessionCache,
 }
 
 /// `ssl-server-verify`.
@@ -391,8 +393,29 @@ pub struct BindTls {
     /// Answer 421 when a request's Host maps to another client-verification
     /// policy than the one negotiated (on by default; `no-strict-sni-host`).
     pub sni_host_check: bool,
+    /// `tune.ssl.cachesize` / `tune.ssl.lifetime` of the bind's resumption state.
+    pub session_cache: SessionCache,
     /// `ca-ignore-err` / `crt-ignore-err`: bind-wide, as in HAProxy.
     pub ignore_errors: IgnoreErrors,
+}
+
+/// Session resumption limits (`tune.ssl.cachesize`, `tune.ssl.lifetime`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct SessionCache {
+    /// Entries of the stateful cache; 0 turns it off (tickets still work).
+    pub size: usize,
+    /// Seconds a session may be resumed.
+    pub lifetime_secs: u32,
+}
+
+impl Default for SessionCache {
+    /// HAProxy's defaults: 20000 entries, 300 s.
+    fn default() -> Self {
+        SessionCache {
+            size: 20_000,
+            lifetime_secs: 300,
+        }
+    }
 }
 
 /// One certificate of a bind with the SNI names it answers and its policy.

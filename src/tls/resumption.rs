@@ -37,7 +37,9 @@ const TAG_LEN: usize = 12;
 pub struct Resumption {
     nonce: [u8; 8],
     rotator: Arc<dyn ProducesTickets>,
-    cache: Arc<ServerSessionMemoryCache>,
+    /// `None` when `tune.ssl.cachesize 0` turned the stateful cache off.
+    cache: Option<Arc<ServerSessionMemoryCache>>,
+    lifetime: u32,
 }
 
 impl fmt::Debug for Resumption {
@@ -52,8 +54,15 @@ impl fmt::Debug for Resumption {
 pub struct ResumptionError(String);
 
 impl Resumption {
-    /// Fresh ticket keys, a fresh cache and a fresh nonce.
+    /// Fresh ticket keys, a fresh cache and a fresh nonce, with HAProxy's
+    /// default cache size and lifetime.
     pub fn new() -> Result<Resumption, ResumptionError> {
+        Self::with_limits(SESSION_CACHE_SIZE, SESSION_LIFETIME_SECS)
+    }
+
+    /// Like [`Resumption::new`] with `tune.ssl.cachesize` entries (0 turns the
+    /// stateful cache off) and sessions valid `tune.ssl.lifetime` seconds.
+    pub fn with_limits(cache_size: usize, lifetime: u32) -> Result<Resumption, ResumptionError> {
         let rotator =
             rustls::crypto::ring::Ticketer::new().map_err(|e| ResumptionError(e.to_string()))?;
         let mut nonce = [0u8; 8];
@@ -62,7 +71,8 @@ impl Resumption {
         Ok(Resumption {
             nonce,
             rotator,
-            cache: ServerSessionMemoryCache::new(SESSION_CACHE_SIZE),
+            cache: (cache_size > 0).then(|| ServerSessionMemoryCache::new(cache_size)),
+            lifetime,
         })
     }
 
@@ -76,10 +86,14 @@ impl Resumption {
     /// The stateful cache view of one server config (TLS 1.2 session ids,
     /// TLS 1.3 stateful tickets).
     pub fn store_for(&self, config_index: u32) -> Arc<dyn StoresServerSessions> {
-        Arc::new(TaggedStore {
-            inner: self.cache.clone(),
-            tag: self.tag(config_index),
-        })
+        match &self.cache {
+            Some(cache) => Arc::new(TaggedStore {
+                inner: cache.clone(),
+                tag: self.tag(config_index),
+                lifetime: self.lifetime,
+            }),
+            None => Arc::new(rustls::server::NoServerSessionStorage {}),
+        }
     }
 
     /// The ticket view of one server config (stateless resumption).
@@ -87,6 +101,7 @@ impl Resumption {
         Arc::new(TaggedTicketer {
             inner: self.rotator.clone(),
             tag: self.tag(config_index),
+            lifetime: self.lifetime,
         })
     }
 }
@@ -108,11 +123,11 @@ fn seal(tag: &[u8; TAG_LEN], data: &[u8]) -> Vec<u8> {
 
 /// The data of [`seal`]ed bytes when the tag matches and the session is
 /// still within its lifetime.
-fn open(tag: &[u8; TAG_LEN], sealed: &[u8]) -> Option<Vec<u8>> {
+fn open(tag: &[u8; TAG_LEN], sealed: &[u8], lifetime: u32) -> Option<Vec<u8>> {
     let rest = sealed.strip_prefix(tag.as_slice())?;
     let (created, data) = rest.split_first_chunk::<8>()?;
     let age = now_secs().checked_sub(u64::from_be_bytes(*created))?;
-    (age <= u64::from(SESSION_LIFETIME_SECS)).then(|| data.to_vec())
+    (age <= u64::from(lifetime)).then(|| data.to_vec())
 }
 
 /// A per-config view of the shared ticket key rotator: the tag and the
@@ -120,6 +135,7 @@ fn open(tag: &[u8; TAG_LEN], sealed: &[u8]) -> Option<Vec<u8>> {
 struct TaggedTicketer {
     inner: Arc<dyn ProducesTickets>,
     tag: [u8; TAG_LEN],
+    lifetime: u32,
 }
 
 impl fmt::Debug for TaggedTicketer {
@@ -134,7 +150,7 @@ impl ProducesTickets for TaggedTicketer {
     }
 
     fn lifetime(&self) -> u32 {
-        SESSION_LIFETIME_SECS.min(self.inner.lifetime())
+        self.lifetime.min(self.inner.lifetime())
     }
 
     fn encrypt(&self, plain: &[u8]) -> Option<Vec<u8>> {
@@ -142,7 +158,7 @@ impl ProducesTickets for TaggedTicketer {
     }
 
     fn decrypt(&self, cipher: &[u8]) -> Option<Vec<u8>> {
-        open(&self.tag, &self.inner.decrypt(cipher)?)
+        open(&self.tag, &self.inner.decrypt(cipher)?, self.lifetime)
     }
 }
 
@@ -151,6 +167,7 @@ impl ProducesTickets for TaggedTicketer {
 struct TaggedStore {
     inner: Arc<ServerSessionMemoryCache>,
     tag: [u8; TAG_LEN],
+    lifetime: u32,
 }
 
 impl fmt::Debug for TaggedStore {
@@ -174,11 +191,11 @@ impl StoresServerSessions for TaggedStore {
     }
 
     fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
-        open(&self.tag, &self.inner.get(&self.key(key))?)
+        open(&self.tag, &self.inner.get(&self.key(key))?, self.lifetime)
     }
 
     fn take(&self, key: &[u8]) -> Option<Vec<u8>> {
-        open(&self.tag, &self.inner.take(&self.key(key))?)
+        open(&self.tag, &self.inner.take(&self.key(key))?, self.lifetime)
     }
 
     fn can_cache(&self) -> bool {
@@ -239,8 +256,11 @@ mod tests {
         let mut sealed = seal(&tag, b"v");
         let old = now_secs() - u64::from(SESSION_LIFETIME_SECS) - 1;
         sealed[TAG_LEN..TAG_LEN + 8].copy_from_slice(&old.to_be_bytes());
-        assert_eq!(open(&tag, &sealed), None);
-        assert_eq!(open(&tag, &seal(&tag, b"v")).as_deref(), Some(&b"v"[..]));
-        assert_eq!(open(&tag, b"short"), None);
+        assert_eq!(open(&tag, &sealed, SESSION_LIFETIME_SECS), None);
+        assert_eq!(
+            open(&tag, &seal(&tag, b"v"), SESSION_LIFETIME_SECS).as_deref(),
+            Some(&b"v"[..])
+        );
+        assert_eq!(open(&tag, b"short", SESSION_LIFETIME_SECS), None);
     }
 }

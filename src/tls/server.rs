@@ -109,7 +109,8 @@ impl BindTlsRuntime {
         if tls.certs.is_empty() {
             return Err(TlsBuildError::NoCertificate);
         }
-        let resumption = Resumption::new()?;
+        let resumption =
+            Resumption::with_limits(tls.session_cache.size, tls.session_cache.lifetime_secs)?;
         let mut slots: Vec<Slot> = Vec::new();
         let mut slot_keys: HashMap<String, usize> = HashMap::new();
         let mut policy_ids: HashMap<String, PolicyId> = HashMap::new();

@@ -547,6 +547,7 @@ fn bind(certs: Vec<SniCert>) -> BindTls {
         certs,
         strict_sni: false,
         sni_host_check: true,
+        session_cache: Default::default(),
         ignore_errors: IgnoreErrors::default(),
     }
 }

@@ -415,6 +415,7 @@ fn build_tls(cx: &mut Lowerer, opts: &BindOpts, place: &str) -> Option<BindTls> 
         certs,
         strict_sni: opts.strict_sni,
         sni_host_check: opts.sni_host_check,
+        session_cache: cx.global.session_cache,
         ignore_errors: opts.ignore.clone(),
     })
 }

@@ -114,6 +114,35 @@ fn global_line(cx: &mut Lowerer, line: &Line, where_: &str) -> Result<(), Diagno
             }
             done(2)
         }
+        "tune.ssl.capture-buffer-size" | "tune.ssl.capture-cipherlist-size" => {
+            uint(one("a size")?, &kw.text)?;
+            cx.diags.push(
+                Diagnostic::warning(format!(
+                    "'{}' has no effect: it only feeds the ssl_fc_cipherlist_* fetches, which portcullis does not implement (check refuses them)",
+                    kw.text
+                ))
+                .at(kw.span)
+                .help("remove the line"),
+            );
+            done(2)
+        }
+        "tune.ssl.cachesize" => {
+            let n = uint(one("a number of entries")?, &kw.text)?;
+            cx.global.session_cache.size = n as usize;
+            done(2)
+        }
+        "tune.ssl.lifetime" => {
+            let ms = time_ms(one("a time")?, &kw.text)?;
+            // HAProxy's default unit here is the second.
+            let v = &w[1];
+            let secs = if v.text.chars().all(|c| c.is_ascii_digit()) {
+                ms
+            } else {
+                ms / 1000
+            };
+            cx.global.session_cache.lifetime_secs = u32::try_from(secs).unwrap_or(u32::MAX);
+            done(2)
+        }
         "tune.bufsize" | "tune.maxrewrite" | "tune.http.maxhdr" => {
             let v = one("a number")?;
             let (min, max) = match kw.text.as_str() {

@@ -378,3 +378,27 @@ fn process_identity_keywords() {
         "{r}"
     );
 }
+
+#[test]
+fn tls_session_tuning_reaches_every_bind() {
+    let ir = valid(
+        "global\n    tune.ssl.cachesize 0\n    tune.ssl.lifetime 2m\nfrontend tls\n    mode http\n    bind 127.0.0.1:8443 ssl crt tests/fixtures/pki/server.pem\n    timeout client 5s\n",
+    );
+    let c = ir.frontends[0].binds[0]
+        .tls
+        .as_ref()
+        .map(|t| t.session_cache);
+    assert_eq!(
+        c,
+        Some(ir::SessionCache {
+            size: 0,
+            lifetime_secs: 120
+        })
+    );
+    let ir = valid(&format!("global\n    tune.ssl.lifetime 60\n{FE}"));
+    assert_eq!(ir.global.session_cache.lifetime_secs, 60);
+    let (_, _, r) = run(&format!(
+        "global\n    tune.ssl.capture-buffer-size 96\n{FE}"
+    ));
+    assert!(r.contains("has no effect"), "{r}");
+}
