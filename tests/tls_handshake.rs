@@ -901,7 +901,8 @@ async fn session_cache_size_and_lifetime_are_honoured() -> TestResult {
     tls.session_cache.lifetime_secs = 1;
     let rt = Arc::new(BindTlsRuntime::build(&tls)?);
     let c = client(&mut m, None)?;
-    exchange(&rt, &c.config, Some("test.example")).await?;
+    let (first, _) = exchange(&rt, &c.config, Some("test.example")).await?;
+    assert_eq!(first, Seen::Ok { resumed: false });
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     let (seen, _) = exchange(&rt, &c.config, Some("test.example")).await?;
     assert_eq!(
