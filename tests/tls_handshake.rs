@@ -884,7 +884,8 @@ async fn session_cache_size_and_lifetime_are_honoured() -> TestResult {
     tls.session_cache.size = 0;
     let rt = Arc::new(BindTlsRuntime::build(&tls)?);
     let c = client_with(&mut m, None, TLS12, provider(), &[])?;
-    exchange(&rt, &c.config, Some("test.example")).await?;
+    let (first, _) = exchange(&rt, &c.config, Some("test.example")).await?;
+    assert_eq!(first, Seen::Ok { resumed: false });
     let (seen, _) = exchange(&rt, &c.config, Some("test.example")).await?;
     assert_eq!(
         seen,
