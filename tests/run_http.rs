@@ -317,3 +317,35 @@ async fn request_heads_are_bounded_by_the_tune_limits() {
     assert_eq!(get(port, "/", &many).await.status, 431);
     p.shutdown().await;
 }
+
+#[tokio::test]
+async fn captured_headers_appear_in_the_httplog_line() {
+    let a = origin("a").await;
+    let sink = tokio::net::UdpSocket::bind("127.0.0.1:0")
+        .await
+        .expect("udp sink");
+    let sink_port = sink.local_addr().expect("sink addr").port();
+    let port = free_port();
+    let p = proxy(&format!(
+        "global\n    log 127.0.0.1:{sink_port} format raw local0\n{DEFAULTS}    log global\n    option httplog\nfrontend fe\n    bind 127.0.0.1:{port}\n    capture request header Host len 8\n    capture request header X-Absent len 10\n    capture response header X-Origin len 20\n    default_backend be\nbackend be\n    server s1 {a}\n"
+    ))
+    .await;
+    assert_eq!(
+        get(port, "/c", &[("host", "captured.example")])
+            .await
+            .status,
+        200
+    );
+    let mut buf = vec![0u8; 2048];
+    let n = tokio::time::timeout(Duration::from_secs(5), sink.recv(&mut buf))
+        .await
+        .expect("line")
+        .expect("recv");
+    let line = String::from_utf8_lossy(&buf[..n]).into_owned();
+    // Host cut to 8 bytes, the absent header empty, the response header from the origin.
+    assert!(
+        line.contains(" {captured|} {a} \"GET /c HTTP/1.1\""),
+        "{line}"
+    );
+    p.shutdown().await;
+}

@@ -387,6 +387,16 @@ pub static TABLE: &[Keyword] = &[
     s(Proxy, "monitor-uri", "URI answered 200 by the proxy itself"),
     s(
         Proxy,
+        "capture request header",
+        "show a request header in the access log (%hr)",
+    ),
+    s(
+        Proxy,
+        "capture response header",
+        "show a response header in the access log (%hs)",
+    ),
+    s(
+        Proxy,
         "redirect",
         "classic redirect rules, evaluated after http-request rules",
     ),

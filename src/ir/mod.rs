@@ -213,6 +213,18 @@ pub struct Frontend {
     /// Index into [`Config::backends`] (a `listen` defaults to itself).
     pub default_backend: Option<usize>,
     pub monitor_uri: Option<String>,
+    /// `capture request header <name> len <n>`, in declaration order (`%hr`).
+    pub request_captures: Vec<HeaderCapture>,
+    /// `capture response header <name> len <n>` (`%hs`).
+    pub response_captures: Vec<HeaderCapture>,
+}
+
+/// One captured header shown in the access log.
+#[derive(Clone, Debug, Serialize)]
+pub struct HeaderCapture {
+    pub name: String,
+    /// At most this many bytes are kept.
+    pub len: usize,
 }
 
 /// A backend (or the backend half of a `listen`).

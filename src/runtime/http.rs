@@ -69,6 +69,7 @@ pub async fn handle(
     log.timers.handshake = 0;
     log.timers.idle = 0;
     log.timers.request = 0;
+    log.req_captures = capture(&fe.request_captures, &parts.headers);
 
     let response = pipeline(&ctx, fe, &mut parts, body, &mut vars, &mut log, started).await;
     log.status = response.status().as_u16() as i64;
@@ -157,6 +158,7 @@ async fn pipeline(
             log.server = Some(server);
             log.backend_conn = Some((addr, addr));
             let (mut res_parts, res_body) = res.into_parts();
+            log.res_captures = capture(&fe.response_captures, &res_parts.headers);
             vars.start_response();
             let mut rules: Vec<&ProxyCommon> = vec![&be.common];
             if !same_proxy {
@@ -184,6 +186,24 @@ async fn pipeline(
             boxed(error_page(&be.common, 502))
         }
     }
+}
+
+/// `capture request|response header`: the last occurrence of each header, cut
+/// to its length (`None` when absent), as `%hr` / `%hs` show them.
+fn capture(captures: &[ir::HeaderCapture], headers: &HeaderMap) -> Vec<Option<Vec<u8>>> {
+    captures
+        .iter()
+        .map(|c| {
+            headers
+                .get_all(c.name.as_str())
+                .iter()
+                .next_back()
+                .map(|v| {
+                    let b = v.as_bytes();
+                    b[..b.len().min(c.len)].to_vec()
+                })
+        })
+        .collect()
 }
 
 fn elapsed_ms(since: Instant) -> i64 {

@@ -57,6 +57,8 @@ pub(crate) struct ProxyBuilder {
     pub use_backend: Vec<PendingUseBackend>,
     pub default_backend: Option<Word>,
     pub monitor_uri: Option<String>,
+    pub request_captures: Vec<ir::HeaderCapture>,
+    pub response_captures: Vec<ir::HeaderCapture>,
     pub balance: Balance,
     pub servers: Vec<ir::Server>,
     pub server_names: HashMap<String, Span>,
@@ -116,6 +118,8 @@ impl ProxyBuilder {
             use_backend: Vec::new(),
             default_backend: None,
             monitor_uri: None,
+            request_captures: Vec::new(),
+            response_captures: Vec::new(),
             balance: Balance::RoundRobin,
             servers: Vec::new(),
             server_names: HashMap::new(),
@@ -409,6 +413,8 @@ impl ProxySet {
                     use_backend,
                     default_backend,
                     monitor_uri: rest.monitor_uri,
+                    request_captures: rest.request_captures,
+                    response_captures: rest.response_captures,
                 });
             }
             if let Some(common) = be_common {
@@ -504,6 +510,8 @@ struct BuilderRest {
     binds: Vec<ir::Bind>,
     maxconn: Option<u32>,
     monitor_uri: Option<String>,
+    request_captures: Vec<ir::HeaderCapture>,
+    response_captures: Vec<ir::HeaderCapture>,
     balance: Balance,
     servers: Vec<ir::Server>,
     retries: Option<u32>,
@@ -541,6 +549,8 @@ fn split_builder(p: ProxyBuilder) -> (ProxyCommon, BuilderRest) {
         binds: p.binds,
         maxconn: p.maxconn,
         monitor_uri: p.monitor_uri,
+        request_captures: p.request_captures,
+        response_captures: p.response_captures,
         balance: p.balance,
         servers: p.servers,
         retries: p.retries,
@@ -648,7 +658,8 @@ fn proxy_line(
     let name = kw.text.as_str();
     // Multi-word keywords are looked up with their second word.
     let full = match name {
-        "timeout" | "option" | "stats" | "http-check" | "tcp-request" => match w.get(1) {
+        "timeout" | "option" | "stats" | "http-check" | "tcp-request" | "capture" => match w.get(1)
+        {
             Some(second) => format!("{name} {}", second.text),
             None => name.to_string(),
         },
@@ -922,6 +933,43 @@ fn proxy_line(
                 content: Arc::new(content),
             });
             extra_words(line, 3, "errorfile").map_or(Ok(()), Err)
+        }
+        "capture" => {
+            let what = arg(w, 1, kw, "'request header' or 'response header'")?;
+            if what.text == "cookie" || w.get(2).is_none_or(|h| h.text != "header") {
+                let combined = Word {
+                    text: format!("capture {}", what.text),
+                    span: kw.span.to(what.span),
+                    quoted: false,
+                };
+                cx.unknown_keyword(Context::Proxy, &combined, where_);
+                return Ok(());
+            }
+            let name = arg(w, 3, &w[2], "a header name")?;
+            let len_kw = arg(w, 4, name, "'len <length>'")?;
+            if len_kw.text != "len" {
+                return Err(Diagnostic::error(format!(
+                    "'capture {} header' expects 'len <length>', got '{}'",
+                    what.text, len_kw.text
+                ))
+                .at(len_kw.span));
+            }
+            let len =
+                super::values::uint_in(arg(w, 5, len_kw, "a length")?, "len", 1, 65_535)? as usize;
+            let cap = ir::HeaderCapture {
+                name: name.text.clone(),
+                len,
+            };
+            match what.text.as_str() {
+                "request" => p.request_captures.push(cap),
+                "response" => p.response_captures.push(cap),
+                other => {
+                    return Err(Diagnostic::error(format!("'capture' : unknown kind '{other}'"))
+                        .at(what.span)
+                        .help("write 'capture request header <name> len <n>' or 'capture response header <name> len <n>'"));
+                }
+            }
+            extra_words(line, 6, "capture").map_or(Ok(()), Err)
         }
         "redirect" => {
             let rule = rules::redirect_rule(cx, p, line, where_)?;
