@@ -225,6 +225,16 @@ pub static TABLE: &[Keyword] = &[
     ),
     s(
         Global,
+        "stats socket",
+        "runtime API on a Unix path or loopback TCP (mode, level, expose-fd listeners)",
+    ),
+    s(
+        Global,
+        "stats timeout",
+        "idle time before a runtime API session is closed (default 10s)",
+    ),
+    s(
+        Global,
         "user",
         "user the process runs as once listeners are bound",
     ),

@@ -73,6 +73,11 @@ pub struct Global {
     pub chroot: Option<PathBuf>,
     /// `daemon`: go to the background once listeners are bound.
     pub daemon: bool,
+    /// `stats socket`: where the runtime API listens, in declaration order.
+    pub stats_sockets: Vec<StatsSocket>,
+    /// `stats timeout`: idle time after which a runtime API session is
+    /// closed; `None` = HAProxy's 10 s.
+    pub stats_timeout: Option<Millis>,
     /// `tune.bufsize` (HAProxy default 16384): with `tune.maxrewrite`, bounds
     /// the size of request headers.
     pub tune_bufsize: Option<u32>,
@@ -82,6 +87,52 @@ pub struct Global {
     pub tune_http_maxhdr: Option<u32>,
     /// `tune.ssl.cachesize` / `tune.ssl.lifetime`.
     pub session_cache: SessionCache,
+}
+
+/// One `stats socket` line: a runtime API listener.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct StatsSocket {
+    pub address: StatsAddress,
+    /// `mode <octal>`: permissions of a Unix socket file (umask otherwise).
+    pub mode: Option<u32>,
+    /// `level`: what the sessions of this socket may do.
+    pub level: StatsLevel,
+    /// `expose-fd listeners`: accepted for compatibility; portcullis has no
+    /// master-worker fd passing, so it changes nothing.
+    pub expose_fd_listeners: bool,
+    /// `file:line` of the declaration, for runtime messages.
+    pub origin: String,
+}
+
+/// Where a runtime API socket listens.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub enum StatsAddress {
+    /// A Unix stream socket file.
+    Unix(PathBuf),
+    /// A TCP address (`ipv4@ip:port` or `ip:port`).
+    Tcp(std::net::SocketAddr),
+}
+
+/// Access level of a runtime API session, ordered from least to most
+/// privileged (HAProxy's `ACCESS_LVL_*`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub enum StatsLevel {
+    User,
+    /// HAProxy's default.
+    #[default]
+    Operator,
+    Admin,
+}
+
+impl StatsLevel {
+    /// The keyword, as `show cli level` prints it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StatsLevel::User => "user",
+            StatsLevel::Operator => "operator",
+            StatsLevel::Admin => "admin",
+        }
+    }
 }
 
 /// `ssl-server-verify`.

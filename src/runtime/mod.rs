@@ -5,6 +5,8 @@
 //! `eval` evaluates the IR's sample expressions, ACLs, conditions and
 //! log-format strings against it with HAProxy 2.6's semantics.
 
+pub mod admin;
+mod admin_cmd;
 pub mod auth;
 mod calendar;
 pub mod errors;

@@ -42,6 +42,8 @@ pub struct Proxy {
 pub enum StartError {
     #[error(transparent)]
     Build(#[from] super::generation::BuildError),
+    #[error(transparent)]
+    Admin(#[from] super::admin::AdminError),
     #[error("frontend '{frontend}': {source}")]
     Bind {
         frontend: String,
@@ -112,6 +114,11 @@ impl Proxy {
                 }
             }
         }
+        tasks.extend(super::admin::start(
+            &config.global,
+            current.clone(),
+            stop_rx.clone(),
+        )?);
         Ok(Proxy {
             current,
             local_addrs,

@@ -228,15 +228,13 @@ fn global_line(cx: &mut Lowerer, line: &Line, where_: &str) -> Result<(), Diagno
             Ok(())
         }
         "stats" if w.get(1).is_some_and(|s| s.text == "socket") => {
-            let mut d = Diagnostic::error(
-                "'stats socket' (the runtime API) is not supported by portcullis yet",
-            )
-            .at(kw.span.to(w[1].span))
-            .help("remove the line; the runtime API is planned");
-            if w.iter().any(|x| x.text == "ssl") {
-                d = d.note("even in HAProxy 2.6, 'ssl' on a stats socket is accepted but the socket answers in clear text without any client certificate: protect an admin endpoint with a 'listen' section whose bind has 'verify required'");
-            }
-            Err(d)
+            let sock = super::statssock::stats_socket(cx, line)?;
+            cx.global.stats_sockets.push(sock);
+            Ok(())
+        }
+        "stats" if w.get(1).is_some_and(|s| s.text == "timeout") => {
+            cx.global.stats_timeout = Some(super::statssock::stats_timeout(line)?);
+            extra_words(line, 3, "stats timeout").map_or(Ok(()), Err)
         }
         "log" => {
             let target = log_target(&w[1..], kw)?;

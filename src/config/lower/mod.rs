@@ -13,6 +13,7 @@ mod global;
 mod proxy;
 mod rules;
 mod server;
+mod statssock;
 mod tlsopts;
 pub mod values;
 

@@ -277,7 +277,7 @@ fn global_keywords() {
     );
     invalid(
         "global\n    stats socket /run/x.sock ssl crt a.pem\n",
-        "'stats socket' (the runtime API) is not supported",
+        "'ssl' on a stats socket gives no protection",
     );
     invalid(
         "global\n    log stderr local9\n",
