@@ -349,3 +349,39 @@ async fn captured_headers_appear_in_the_httplog_line() {
     );
     p.shutdown().await;
 }
+
+#[tokio::test]
+async fn httpclose_ends_each_connection_and_http_keep_alive_cancels_it() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (closing, keeping) = (free_port(), free_port());
+    let p = proxy(&format!(
+        "{DEFAULTS}    option httpclose\nfrontend closing\n    bind 127.0.0.1:{closing}\n    http-request return status 200 content-type text/plain string c\nfrontend keeping\n    bind 127.0.0.1:{keeping}\n    option http-keep-alive\n    http-request return status 200 content-type text/plain string k\n"
+    ))
+    .await;
+    for (port, closes) in [(closing, true), (keeping, false)] {
+        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .expect("connect");
+        s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .expect("write");
+        let mut buf = vec![0u8; 4096];
+        let mut got = Vec::new();
+        // Read the whole response; with httpclose the server then closes.
+        let outcome = tokio::time::timeout(Duration::from_secs(2), async {
+            loop {
+                let n = s.read(&mut buf).await.expect("read");
+                if n == 0 {
+                    return true;
+                }
+                got.extend_from_slice(&buf[..n]);
+            }
+        })
+        .await;
+        let text = String::from_utf8_lossy(&got).to_lowercase();
+        assert!(text.starts_with("http/1.1 200"), "{text}");
+        assert_eq!(outcome.is_ok(), closes, "port {port}: {text}");
+        assert_eq!(text.contains("connection: close"), closes, "{text}");
+    }
+    p.shutdown().await;
+}

@@ -353,6 +353,16 @@ pub static TABLE: &[Keyword] = &[
         "option http-server-close",
         "close server connections after each response",
     ),
+    s(
+        Proxy,
+        "option httpclose",
+        "close client and server connections after each response",
+    ),
+    s(
+        Proxy,
+        "option http-keep-alive",
+        "keep connections open between requests (the default; cancels the close modes)",
+    ),
     s(Proxy, "option httpchk", "HTTP health checks"),
     s(Proxy, "option redispatch", "retry on another server"),
     s(

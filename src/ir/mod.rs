@@ -231,6 +231,8 @@ pub struct ProxyCommon {
     pub forward_for: Option<ForwardFor>,
     /// `option http-server-close`.
     pub http_server_close: bool,
+    /// `option httpclose`: close both sides after each response.
+    pub http_close: bool,
     /// `errorfile <code> <file>`: raw HTTP responses, read at check time.
     pub errorfiles: Vec<ErrorFile>,
     pub stats: Option<Stats>,

@@ -71,7 +71,17 @@ pub async fn handle(
     log.timers.request = 0;
     log.req_captures = capture(&fe.request_captures, &parts.headers);
 
-    let response = pipeline(&ctx, fe, &mut parts, body, &mut vars, &mut log, started).await;
+    let mut chosen = None;
+    let response = pipeline(
+        &ctx,
+        &mut parts,
+        body,
+        &mut vars,
+        &mut log,
+        started,
+        &mut chosen,
+    )
+    .await;
     log.status = response.status().as_u16() as i64;
     let pending = PendingLog {
         generation: generation.clone(),
@@ -82,7 +92,15 @@ pub async fn handle(
         log,
         started,
     };
-    let (res_parts, body) = response.into_parts();
+    let (mut res_parts, body) = response.into_parts();
+    // `option httpclose` (frontend or backend): this response ends the connection.
+    let close = fe.common.http_close
+        || chosen.is_some_and(|i| generation.config.backends[i].common.http_close);
+    if close {
+        res_parts
+            .headers
+            .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+    }
     let body = if fe.common.log.logasap {
         // `option logasap`: log now; %B and %Tt are partial ("+" prefix).
         let announced = hyper::body::Body::size_hint(&body).exact().unwrap_or(0);
@@ -96,13 +114,14 @@ pub async fn handle(
 
 async fn pipeline(
     ctx: &ConnCtx,
-    fe: &ir::Frontend,
     parts: &mut http::request::Parts,
     body: Incoming,
     vars: &mut Vars,
     log: &mut LogFacts,
     started: Instant,
+    chosen: &mut Option<usize>,
 ) -> Response<ResBody> {
+    let fe = &ctx.generation.config.frontends[ctx.frontend];
     let generation = &ctx.generation;
     if let Some(uri) = &fe.monitor_uri
         && parts.uri.path() == uri
@@ -130,6 +149,7 @@ async fn pipeline(
         log.termination.cause = TermCause::Local;
         return boxed(error_page(&fe.common, 503));
     };
+    *chosen = Some(be_idx);
     let be = &generation.config.backends[be_idx];
     log.backend = Arc::from(be.common.name.as_str());
     // A listen's backend half is the same proxy: its rules already ran.

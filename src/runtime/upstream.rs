@@ -206,7 +206,7 @@ impl BackendRt {
                     tls,
                     sni,
                     send_proxy: s.send_proxy,
-                    no_reuse: be.common.http_server_close,
+                    no_reuse: be.common.http_server_close || be.common.http_close,
                     pools: Mutex::new(HashMap::new()),
                 },
             });

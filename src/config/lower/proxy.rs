@@ -50,6 +50,7 @@ pub(crate) struct ProxyBuilder {
     pub redirects: Vec<ir::RedirectRule>,
     pub forward_for: Option<ForwardFor>,
     pub http_server_close: bool,
+    pub http_close: bool,
     pub errorfiles: Vec<ErrorFile>,
     pub stats: StatsBuilder,
     pub binds: Vec<ir::Bind>,
@@ -111,6 +112,7 @@ impl ProxyBuilder {
             redirects: Vec::new(),
             forward_for: None,
             http_server_close: false,
+            http_close: false,
             errorfiles: Vec::new(),
             stats: StatsBuilder::default(),
             binds: Vec::new(),
@@ -542,6 +544,7 @@ fn split_builder(p: ProxyBuilder) -> (ProxyCommon, BuilderRest) {
         redirects: p.redirects,
         forward_for: p.forward_for,
         http_server_close: p.http_server_close,
+        http_close: p.http_close,
         errorfiles: p.errorfiles,
         stats,
     };
@@ -1260,6 +1263,18 @@ fn option_line(
         "http-server-close" => {
             no_args("http-server-close")?;
             p.http_server_close = !negate;
+        }
+        "httpclose" => {
+            no_args("httpclose")?;
+            p.http_close = !negate;
+        }
+        "http-keep-alive" => {
+            // HAProxy's default mode; it cancels the close modes set before.
+            no_args("http-keep-alive")?;
+            if !negate {
+                p.http_server_close = false;
+                p.http_close = false;
+            }
         }
         "redispatch" => {
             let interval = match rest.first() {
