@@ -385,3 +385,80 @@ async fn httpclose_ends_each_connection_and_http_keep_alive_cancels_it() {
     }
     p.shutdown().await;
 }
+
+/// GET returning the raw body bytes (compressed answers are not text).
+async fn get_bytes(port: u16, path: &str, headers: &[(&str, &str)]) -> (http::HeaderMap, Vec<u8>) {
+    use http_body_util::BodyExt;
+    let client: hyper_util::client::legacy::Client<_, Full<Bytes>> =
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .build_http();
+    let mut req = Request::get(format!("http://127.0.0.1:{port}{path}"));
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let res = tokio::time::timeout(
+        Duration::from_secs(10),
+        client.request(req.body(Full::new(Bytes::new())).expect("req")),
+    )
+    .await
+    .expect("in time")
+    .expect("answer");
+    let headers = res.headers().clone();
+    (
+        headers,
+        res.into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes()
+            .to_vec(),
+    )
+}
+
+#[tokio::test]
+async fn responses_are_compressed_when_the_client_accepts_it() {
+    use std::io::Read;
+    let a = origin("a").await;
+    let (port, typed) = (free_port(), free_port());
+    let p = proxy(&format!(
+        "{DEFAULTS}frontend fe\n    bind 127.0.0.1:{port}\n    default_backend be\nfrontend typed\n    bind 127.0.0.1:{typed}\n    default_backend be_html\nbackend be\n    compression algo gzip deflate\n    compression offload\n    server a {a}\nbackend be_html\n    compression algo gzip\n    compression type text/html\n    server a {a}\n"
+    ))
+    .await;
+    let (h, body) = get_bytes(port, "/z", &[("accept-encoding", "br, gzip;q=0.8")]).await;
+    assert_eq!(
+        h.get("content-encoding").map(|v| v.as_bytes()),
+        Some(&b"gzip"[..])
+    );
+    assert_eq!(
+        h.get("vary").map(|v| v.as_bytes()),
+        Some(&b"Accept-Encoding"[..])
+    );
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(body.as_slice())
+        .read_to_string(&mut text)
+        .expect("valid gzip");
+    assert!(text.contains("origin=a"), "{text}");
+    assert!(
+        !text.contains("accept-encoding"),
+        "offload keeps Accept-Encoding from the server: {text}"
+    );
+
+    let (h, body) = get_bytes(port, "/z", &[("accept-encoding", "deflate")]).await;
+    assert_eq!(
+        h.get("content-encoding").map(|v| v.as_bytes()),
+        Some(&b"deflate"[..])
+    );
+    let mut text = String::new();
+    flate2::read::ZlibDecoder::new(body.as_slice())
+        .read_to_string(&mut text)
+        .expect("valid zlib");
+    assert!(text.contains("origin=a"), "{text}");
+
+    let (h, body) = get_bytes(port, "/z", &[]).await;
+    assert!(h.get("content-encoding").is_none());
+    assert!(String::from_utf8_lossy(&body).contains("origin=a"));
+    // The origin's answer has no text/html type: left alone.
+    let (h, _) = get_bytes(typed, "/z", &[("accept-encoding", "gzip")]).await;
+    assert!(h.get("content-encoding").is_none());
+    p.shutdown().await;
+}

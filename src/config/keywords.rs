@@ -355,6 +355,21 @@ pub static TABLE: &[Keyword] = &[
     ),
     s(
         Proxy,
+        "compression algo",
+        "compress responses with gzip, deflate or raw-deflate when the client accepts it",
+    ),
+    s(
+        Proxy,
+        "compression type",
+        "media types to compress (all when not set)",
+    ),
+    s(
+        Proxy,
+        "compression offload",
+        "remove Accept-Encoding towards servers so the proxy does the compressing",
+    ),
+    s(
+        Proxy,
         "option httpclose",
         "close client and server connections after each response",
     ),

@@ -233,6 +233,8 @@ pub struct ProxyCommon {
     pub http_server_close: bool,
     /// `option httpclose`: close both sides after each response.
     pub http_close: bool,
+    /// `compression algo|type|offload`.
+    pub compression: Option<Compression>,
     /// `errorfile <code> <file>`: raw HTTP responses, read at check time.
     pub errorfiles: Vec<ErrorFile>,
     pub stats: Option<Stats>,
@@ -246,6 +248,27 @@ pub struct RedirectRule {
     pub redirect: Redirect,
     pub cond: Option<Condition>,
     pub origin: String,
+}
+
+/// Response compression of a proxy.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Compression {
+    /// In preference order; empty means the proxy compresses nothing.
+    pub algos: Vec<CompressAlgo>,
+    /// Lower-cased media types; empty = every type.
+    pub types: Vec<String>,
+    /// `compression offload`: servers never see Accept-Encoding.
+    pub offload: bool,
+}
+
+/// Compression algorithms (`compression algo`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum CompressAlgo {
+    Gzip,
+    /// zlib-wrapped deflate (`deflate`).
+    Deflate,
+    /// Headerless deflate (`raw-deflate`).
+    RawDeflate,
 }
 
 /// A named ACL with its ORed terms.

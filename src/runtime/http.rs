@@ -6,6 +6,7 @@
 //! `allow` ends the rule set, `deny`/`return`/`redirect`/`auth` answer at once,
 //! header rewrites apply immediately so later rules see them.
 
+use super::compress;
 use super::errors::{default_response, parse_raw_response};
 use super::eval::{self, LfTarget, Txn, UserAuth, Vars};
 use super::facts::{ConnFacts, LogFacts, TermCause};
@@ -92,7 +93,23 @@ pub async fn handle(
         log,
         started,
     };
-    let (mut res_parts, body) = response.into_parts();
+    let (mut res_parts, mut body) = response.into_parts();
+    // compression: the backend's settings, else the frontend's, as HAProxy.
+    let compression = chosen
+        .and_then(|i| generation.config.backends[i].common.compression.as_ref())
+        .or(fe.common.compression.as_ref());
+    if let Some(cfg) = compression
+        && pending.request.method != http::Method::HEAD
+        && let Some(algo) = compress::choose(
+            cfg,
+            &pending.request.headers,
+            res_parts.status.as_u16(),
+            &res_parts.headers,
+        )
+    {
+        compress::mark(&mut res_parts.headers, algo);
+        body = compress::Compressed::new(body, algo).boxed();
+    }
     // `option httpclose` (frontend or backend): this response ends the connection.
     let close = fe.common.http_close
         || chosen.is_some_and(|i| generation.config.backends[i].common.http_close);
@@ -165,11 +182,25 @@ async fn pipeline(
         }
     }
     forwarded_for(fe, be, facts, parts);
+    let offload = be
+        .common
+        .compression
+        .as_ref()
+        .or(fe.common.compression.as_ref())
+        .is_some_and(|c| c.offload);
+    // `compression offload`: servers must send identity so the proxy compresses.
+    let saved_ae = offload
+        .then(|| parts.headers.remove(http::header::ACCEPT_ENCODING))
+        .flatten();
     let up_body = body.boxed();
     log.timers.queue = elapsed_ms(started);
     let outcome = generation.backends[be_idx]
         .forward_in(parts.clone(), up_body, facts, vars, auth)
         .await;
+    // The client's Accept-Encoding still decides the compression of the answer.
+    if let Some(v) = saved_ae {
+        parts.headers.insert(http::header::ACCEPT_ENCODING, v);
+    }
     // The pooled client does not report connect and response separately.
     log.timers.connect = log.timers.queue;
     log.timers.data = elapsed_ms(started);

@@ -9,6 +9,7 @@ pub mod admin;
 mod admin_cmd;
 pub mod auth;
 mod calendar;
+pub mod compress;
 pub mod errors;
 pub mod eval;
 pub mod facts;

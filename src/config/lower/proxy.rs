@@ -51,6 +51,7 @@ pub(crate) struct ProxyBuilder {
     pub forward_for: Option<ForwardFor>,
     pub http_server_close: bool,
     pub http_close: bool,
+    pub compression: Option<ir::Compression>,
     pub errorfiles: Vec<ErrorFile>,
     pub stats: StatsBuilder,
     pub binds: Vec<ir::Bind>,
@@ -113,6 +114,7 @@ impl ProxyBuilder {
             forward_for: None,
             http_server_close: false,
             http_close: false,
+            compression: None,
             errorfiles: Vec::new(),
             stats: StatsBuilder::default(),
             binds: Vec::new(),
@@ -545,6 +547,7 @@ fn split_builder(p: ProxyBuilder) -> (ProxyCommon, BuilderRest) {
         forward_for: p.forward_for,
         http_server_close: p.http_server_close,
         http_close: p.http_close,
+        compression: p.compression,
         errorfiles: p.errorfiles,
         stats,
     };
@@ -936,6 +939,48 @@ fn proxy_line(
                 content: Arc::new(content),
             });
             extra_words(line, 3, "errorfile").map_or(Ok(()), Err)
+        }
+        "compression" => {
+            let sub = arg(w, 1, kw, "'algo', 'type' or 'offload'")?;
+            let c = p.compression.get_or_insert_with(ir::Compression::default);
+            match sub.text.as_str() {
+                "algo" => {
+                    arg(w, 2, sub, "at least one algorithm")?;
+                    c.algos.clear();
+                    for a in &w[2..] {
+                        c.algos.push(match a.text.as_str() {
+                            "gzip" => ir::CompressAlgo::Gzip,
+                            "deflate" => ir::CompressAlgo::Deflate,
+                            "raw-deflate" => ir::CompressAlgo::RawDeflate,
+                            "identity" => continue,
+                            other => {
+                                return Err(Diagnostic::error(format!(
+                                    "'compression algo' : unknown algorithm '{other}'"
+                                ))
+                                .at(a.span)
+                                .help("algorithms are identity, gzip, deflate and raw-deflate"));
+                            }
+                        });
+                    }
+                }
+                "type" => {
+                    arg(w, 2, sub, "at least one media type")?;
+                    c.types
+                        .extend(w[2..].iter().map(|t| t.text.to_ascii_lowercase()));
+                }
+                "offload" => {
+                    c.offload = true;
+                    if let Some(x) = extra_words(line, 2, "compression offload") {
+                        return Err(x);
+                    }
+                }
+                other => {
+                    return Err(Diagnostic::error(format!("'compression' : unknown setting '{other}'"))
+                        .at(sub.span)
+                        .help("write 'compression algo <algo>…', 'compression type <mime>…' or 'compression offload'"));
+                }
+            }
+            Ok(())
         }
         "capture" => {
             let what = arg(w, 1, kw, "'request header' or 'response header'")?;

@@ -103,7 +103,7 @@ fn unknown_keyword_suggests_and_unsupported_is_named() {
         "keyword 'option http-use-htx'",
     );
     invalid(
-        &format!("{FE}    compression algo gzip\n"),
+        &format!("{FE}    stick-table type ip size 1m\n"),
         "is not supported by portcullis",
     );
 }
