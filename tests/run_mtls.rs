@@ -285,3 +285,36 @@ async fn tcp_request_rules_close_connections_before_http() {
     assert_eq!((r.status, r.body.as_str()), (200, "in"), "{r:?}");
     p.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn httpslog_lines_carry_the_tls_fields() {
+    let sink = std::net::UdpSocket::bind("127.0.0.1:0").expect("udp sink");
+    sink.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .expect("timeout");
+    let sink_port = sink.local_addr().expect("addr").port();
+    let (tls, clf) = (free_port(), free_port());
+    let p = proxy(&format!(
+        "global\n    log 127.0.0.1:{sink_port} format raw local0\n{DEFAULTS}    log global\nfrontend fe\n    bind 127.0.0.1:{tls} ssl crt {PKI}/server.pem\n    option httpslog\n    http-request return status 200 content-type text/plain string s\nfrontend plain\n    bind 127.0.0.1:{clf}\n    option httplog clf\n    http-request return status 200 content-type text/plain string c\n"
+    ))
+    .await;
+    let r = curl("test.example", tls, "/tls", None, &["--http1.1"]).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let mut buf = vec![0u8; 2048];
+    let n = sink.recv(&mut buf).expect("a log line");
+    let line = String::from_utf8_lossy(&buf[..n]).into_owned();
+    assert!(line.contains(" fe~ fe/<NOSRV> "), "{line}");
+    assert!(line.contains("\"GET /tls HTTP/1.1\" 0/"), "{line}");
+    assert!(
+        line.ends_with(" test.example/TLSv1.3/TLS_AES_256_GCM_SHA384"),
+        "{line}"
+    );
+    let r = curl("test.example", clf, "/clf", None, &["--plain"]).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let n = sink.recv(&mut buf).expect("a log line");
+    let line = String::from_utf8_lossy(&buf[..n]).into_owned();
+    // CLF: `client - - [date] "request" status bytes …`, then quoted fields.
+    assert!(line.starts_with("127.0.0.1 - - ["), "{line}");
+    assert!(line.contains(" \"plain\" \"plain\" \"<NOSRV>\" "), "{line}");
+    assert!(line.contains("] \"GET /clf HTTP/1.1\" 200 1 "), "{line}");
+    p.shutdown().await;
+}

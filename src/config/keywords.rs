@@ -346,6 +346,11 @@ pub static TABLE: &[Keyword] = &[
         "how long tarpitted requests are held",
     ),
     s(Proxy, "option httplog", "HTTP access-log format"),
+    s(
+        Proxy,
+        "option httpslog",
+        "HTTPS access-log format (httplog plus TLS fields)",
+    ),
     s(Proxy, "option tcplog", "TCP access-log format"),
     s(Proxy, "option forwardfor", "add X-Forwarded-For"),
     s(

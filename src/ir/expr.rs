@@ -249,6 +249,8 @@ pub enum Fetch {
     SslFcAlpn,
     SslFcIsResumed,
     SslFcErr,
+    /// `fc_err`: connection-level error code (0 once a request is served).
+    FcErr,
     /// `ssl_c_used`: a client certificate is attached to the session (also
     /// on resumed sessions).
     SslCUsed,
@@ -336,7 +338,7 @@ impl Fetch {
             Fetch::SrcPort | Fetch::DstPort => Int,
             Fetch::SslFc | Fetch::SslFcHasSni | Fetch::SslFcHasCrt | Fetch::SslFcIsResumed => Bool,
             Fetch::SslFcSni | Fetch::SslFcProtocol | Fetch::SslFcCipher | Fetch::SslFcAlpn => Str,
-            Fetch::SslFcErr => Int,
+            Fetch::SslFcErr | Fetch::FcErr => Int,
             Fetch::SslCUsed => Bool,
             Fetch::SslCVerify | Fetch::SslCErr | Fetch::SslCCaErr | Fetch::SslCCaErrDepth => Int,
             Fetch::SslCChainDer => Bin,

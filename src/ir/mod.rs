@@ -190,6 +190,8 @@ pub enum LogStyle {
     Default,
     /// `option httplog`.
     Http,
+    /// `option httplog clf`.
+    HttpClf,
     /// `option tcplog`.
     Tcp,
     /// `log-format`.

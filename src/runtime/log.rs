@@ -25,6 +25,11 @@ pub fn access(generation: &Generation, common: &ProxyCommon, t: &mut Txn) {
     }
     let line = match &common.log.format {
         LogStyle::Http => eval::httplog_line(t),
+        LogStyle::HttpClf => {
+            let mut out = Vec::new();
+            eval::render_log_format(&eval::httplog_clf_format(), LfTarget::Log, t, &mut out);
+            out
+        }
         LogStyle::Custom(f) => {
             let mut out = Vec::new();
             eval::render_log_format(f, LfTarget::Log, t, &mut out);

@@ -128,7 +128,7 @@ pub(crate) fn class_of(fetch: &Fetch) -> Class {
         | Fetch::ConstIpv6(_)
         | Fetch::ConstMeth(_)
         | Fetch::Var { .. } => Class::Const,
-        Fetch::Src | Fetch::Dst | Fetch::SrcPort | Fetch::DstPort => Class::L4Client,
+        Fetch::Src | Fetch::Dst | Fetch::SrcPort | Fetch::DstPort | Fetch::FcErr => Class::L4Client,
         Fetch::SslFc
         | Fetch::SslFcSni
         | Fetch::SslFcHasSni
@@ -222,6 +222,7 @@ specs! {
     "ssl_fc_alpn" => NONE, 0;
     "ssl_fc_is_resumed" => NONE, 0;
     "ssl_fc_err" => NONE, 0;
+    "fc_err" => NONE, 0;
     "ssl_c_used" => NONE, 0;
     "ssl_c_verify" => NONE, 0;
     "ssl_c_err" => NONE, 0;
@@ -429,6 +430,7 @@ pub(crate) fn build(
         "ssl_fc_alpn" => Fetch::SslFcAlpn,
         "ssl_fc_is_resumed" => Fetch::SslFcIsResumed,
         "ssl_fc_err" => Fetch::SslFcErr,
+        "fc_err" => Fetch::FcErr,
         "ssl_c_used" => Fetch::SslCUsed,
         "ssl_c_verify" => Fetch::SslCVerify,
         "ssl_c_err" => Fetch::SslCErr,

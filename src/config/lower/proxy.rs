@@ -25,6 +25,9 @@ use crate::ir::{
 use std::collections::HashMap;
 use std::sync::Arc;
 
+/// HAProxy 2.6's `option httpslog` format (`default_https_log_format`).
+const HTTPS_LOG_FORMAT: &str = "%ci:%cp [%tr] %ft %b/%s %TR/%Tw/%Tc/%Tr/%Ta %ST %B %CC %CS %tsc %ac/%fc/%bc/%sc/%rc %sq/%bq %hr %hs %{+Q}r %[fc_err]/%[ssl_fc_err,hex]/%[ssl_c_err]/%[ssl_c_ca_err]/%[ssl_fc_is_resumed] %[ssl_fc_sni]/%sslv/%sslc";
+
 /// Status codes `errorfile` may replace (HAProxy 2.6).
 const ERRORFILE_CODES: &[u16] = &[
     200, 400, 401, 403, 404, 405, 407, 408, 410, 413, 425, 429, 500, 501, 502, 503, 504,
@@ -1276,18 +1279,31 @@ fn option_line(
                 ))
                 .at(x.span));
             }
-            if !rest.is_empty() {
-                return Err(Diagnostic::error(
-                    "'option httplog clf' is not supported by portcullis",
-                )
-                .at(rest[0].span)
-                .help("use 'option httplog' or a 'log-format'"));
-            }
-            p.log.format = if negate {
-                LogStyle::Default
-            } else {
-                LogStyle::Http
+            let clf = rest.len() == 1;
+            p.log.format = match (negate, clf) {
+                (true, _) => LogStyle::Default,
+                (false, true) => LogStyle::HttpClf,
+                (false, false) => LogStyle::Http,
             };
+        }
+        "httpslog" => {
+            no_args("httpslog")?;
+            if negate {
+                p.log.format = LogStyle::Default;
+                return Ok(());
+            }
+            // HAProxy 2.6's default_https_log_format (log.c), parsed like any
+            // log-format so the TLS fields come from the same fetches.
+            let word = Word {
+                text: HTTPS_LOG_FORMAT.to_string(),
+                span: opt.span,
+                quoted: true,
+            };
+            let ctx_text = format!("'option httpslog' in {where_}");
+            let exists = |_: &str| false;
+            let ctx = p.expr_ctx(Stage::Log, &ctx_text, &exists);
+            let fmt = expr::parse_log_format(&word, &ctx, cx.diags).ok_or_else(silent)?;
+            p.log.format = LogStyle::Custom(fmt);
         }
         "tcplog" => {
             no_args("tcplog")?;

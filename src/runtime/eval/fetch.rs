@@ -153,6 +153,9 @@ fn fetch_one(f: &Fetch, t: &mut Txn) -> Option<Value> {
         Fetch::SslFcAlpn => tls?.alpn.as_ref().map(|a| Value::str(a.clone())),
         Fetch::SslFcIsResumed => Some(Value::Bool(tls.is_some_and(|s| s.resumed))),
         Fetch::SslFcErr => Some(Value::Int(tls?.error_code)),
+        // A connection that reaches rule or log evaluation was established
+        // without a connection-level error.
+        Fetch::FcErr => Some(Value::Int(0)),
         Fetch::SslCUsed => Some(Value::Bool(tls?.client.is_some())),
         Fetch::SslCVerify => Some(Value::Int(tls?.verify_result)),
         Fetch::SslCErr => Some(Value::Int(tls?.crt_err)),
