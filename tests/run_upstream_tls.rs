@@ -153,7 +153,36 @@ async fn origin(o: Origin) -> SocketAddr {
 
 /// Reads a PROXY v1 line (at most 107 bytes, up to CRLF) off the socket.
 async fn read_proxy_line(tcp: &mut TcpStream) -> String {
-    let mut line = Vec::new();
+    let mut head = [0u8; 16];
+    let Ok(first) = tcp.read_u8().await else {
+        return String::new();
+    };
+    if first == b'\r' {
+        // PROXY v2: 12-byte signature, version/command, family, length.
+        head[0] = first;
+        if tcp.read_exact(&mut head[1..]).await.is_err() || &head[..12] != b"\r\n\r\n\0\r\nQUIT\n" {
+            return "bad v2 signature".to_string();
+        }
+        let len = u16::from_be_bytes([head[14], head[15]]) as usize;
+        let mut body = vec![0u8; len];
+        if tcp.read_exact(&mut body).await.is_err() {
+            return "truncated v2 header".to_string();
+        }
+        if head[13] == 0x11 && len == 12 {
+            let ip = |b: &[u8]| format!("{}.{}.{}.{}", b[0], b[1], b[2], b[3]);
+            let port = |b: &[u8]| u16::from_be_bytes([b[0], b[1]]);
+            return format!(
+                "PROXYv2 {:#04x} TCP4 {} {} {} {}",
+                head[12],
+                ip(&body[0..4]),
+                ip(&body[4..8]),
+                port(&body[8..10]),
+                port(&body[10..12])
+            );
+        }
+        return format!("PROXYv2 {:#04x} family {:#04x}", head[12], head[13]);
+    }
+    let mut line = vec![first];
     while line.len() < 107 && !line.ends_with(b"\r\n") {
         let Ok(b) = tcp.read_u8().await else { break };
         line.push(b);
@@ -497,6 +526,33 @@ async fn send_proxy_writes_the_client_addresses_before_the_handshake() {
     let line = r.header("x-proxy-line");
     assert!(
         line.starts_with("PROXY TCP4 127.0.0.1 127.0.0.1 ") && line.ends_with(&format!(" {port}")),
+        "{line}"
+    );
+    assert_eq!(r.header("x-client-dn"), "/CN=scanner/O=warehouse");
+    p.shutdown().await;
+}
+
+#[tokio::test]
+async fn send_proxy_v2_writes_a_binary_header() {
+    let o = Origin {
+        proxy_protocol: true,
+        ..TEST_EXAMPLE
+    };
+    let up = origin(o).await;
+    let port = free_port();
+    let p = start(&config(
+        port,
+        up,
+        "",
+        &format!("ssl verify required {ROOT} {CRT} sni str(test.example) send-proxy-v2"),
+    ))
+    .await;
+    let r = get(port, "/", &[]).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let line = r.header("x-proxy-line");
+    assert!(
+        line.starts_with("PROXYv2 0x21 TCP4 127.0.0.1 127.0.0.1 ")
+            && line.ends_with(&format!(" {port}")),
         "{line}"
     );
     assert_eq!(r.header("x-client-dn"), "/CN=scanner/O=warehouse");

@@ -590,6 +590,16 @@ pub static TABLE: &[Keyword] = &[
     s(Server, "no-send-proxy", "undo an inherited send-proxy"),
     s(
         Server,
+        "send-proxy-v2",
+        "send a PROXY protocol v2 (binary) header",
+    ),
+    s(
+        Server,
+        "no-send-proxy-v2",
+        "undo an inherited send-proxy-v2",
+    ),
+    s(
+        Server,
         "no-ssl-reuse",
         "no TLS session resumption to the server",
     ),

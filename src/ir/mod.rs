@@ -616,11 +616,22 @@ pub struct Server {
     pub backup: bool,
     pub disabled: bool,
     pub maxconn: Option<u32>,
-    pub send_proxy: bool,
+    /// `send-proxy` / `send-proxy-v2`: a PROXY protocol header opens every
+    /// server connection.
+    pub send_proxy: Option<ProxyVersion>,
     pub check: Option<Box<ServerCheck>>,
     /// Boxed: most servers of big configurations are plain, and a Server is
     /// kept per backend line.
     pub tls: Option<Box<ServerTls>>,
+}
+
+/// PROXY protocol version sent to a server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum ProxyVersion {
+    /// Text header (`send-proxy`).
+    V1,
+    /// Binary header (`send-proxy-v2`).
+    V2,
 }
 
 /// Where a server is.

@@ -18,7 +18,8 @@
 
 use super::eval::{ProcVars, Txn, UserAuth, Vars, eval_sample};
 use super::facts::ConnFacts;
-use super::upstream_tls::{Dialer, PROXY_UNKNOWN, proxy_v1_line};
+use super::upstream_tls::{Dialer, PROXY_UNKNOWN, proxy_v1_line, proxy_v2_header};
+use crate::ir::ProxyVersion;
 use crate::ir::expr::{Fetch, Sample};
 use crate::ir::{self, ServerAddr};
 use crate::tls::client::{ClientTlsError, ServerTlsConfigs};
@@ -63,7 +64,7 @@ struct Link {
     connect_timeout: Duration,
     tls: Option<ServerTlsConfigs>,
     sni: Sni,
-    send_proxy: bool,
+    send_proxy: Option<ProxyVersion>,
     /// `option http-server-close`: no idle connection is kept.
     no_reuse: bool,
     /// Pooled clients by SNI (`None`: no SNI sent).
@@ -330,10 +331,11 @@ impl BackendRt {
         let mut req = Request::from_parts(parts.clone(), body);
         // Servers are spoken to in HTTP/1.1 (or h2 by ALPN) whatever the client used.
         *req.version_mut() = http::Version::HTTP_11;
-        if link.send_proxy {
-            let line = match conn_addrs {
-                Some((src, dst)) => proxy_v1_line(src, dst),
-                None => PROXY_UNKNOWN.as_bytes().to_vec(),
+        if let Some(version) = link.send_proxy {
+            let line = match (version, conn_addrs) {
+                (ProxyVersion::V1, Some((src, dst))) => proxy_v1_line(src, dst),
+                (ProxyVersion::V1, None) => PROXY_UNKNOWN.as_bytes().to_vec(),
+                (ProxyVersion::V2, addrs) => proxy_v2_header(addrs),
             };
             return self
                 .private_exchange(server, &dialer, &line, req, parts)

@@ -42,7 +42,7 @@ pub(crate) struct ServerTemplate {
     backup: bool,
     maxconn: Option<u32>,
     disabled: bool,
-    send_proxy: bool,
+    send_proxy: Option<ir::ProxyVersion>,
     /// TLS-only options seen, for the "without ssl" warning.
     tls_only: Vec<Word>,
 }
@@ -228,8 +228,12 @@ fn apply_options(
                 t.disabled = name == "disabled";
                 next = i + 1;
             }
-            "send-proxy" | "no-send-proxy" => {
-                t.send_proxy = name == "send-proxy";
+            "send-proxy" | "send-proxy-v2" | "no-send-proxy" | "no-send-proxy-v2" => {
+                t.send_proxy = match name {
+                    "send-proxy" => Some(ir::ProxyVersion::V1),
+                    "send-proxy-v2" => Some(ir::ProxyVersion::V2),
+                    _ => None,
+                };
                 next = i + 1;
             }
             _ => {
