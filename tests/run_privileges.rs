@@ -5,15 +5,13 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)] // a test failing loudly is the point
 
+mod common;
+
+use common::runtime::free_port;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr").port()
-}
 
 /// Kills the child when the test ends, pass or fail.
 struct Running(Child);

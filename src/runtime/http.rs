@@ -286,7 +286,9 @@ pub fn error_page(common: &ProxyCommon, status: u16) -> Response<Bytes> {
     default_response(status)
 }
 
-fn cond_holds(cond: &Option<Condition>, acls: &[NamedAcl], t: &mut Txn) -> bool {
+/// Evaluates a rule's optional condition against the proxy's named ACLs
+/// (shared by the HTTP and the tcp-request rule sets).
+pub(super) fn cond_holds(cond: &Option<Condition>, acls: &[NamedAcl], t: &mut Txn) -> bool {
     match cond {
         None => true,
         Some(c) => {

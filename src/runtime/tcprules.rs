@@ -6,7 +6,7 @@
 
 use super::eval::{self, Txn, UserAuth, Vars};
 use super::facts::ConnFacts;
-use crate::ir::expr::AclTerm;
+use super::http::cond_holds;
 use crate::ir::{NamedAcl, TcpAction, TcpRule};
 
 /// Runs a rule set; `false` means the connection must be closed.
@@ -17,21 +17,13 @@ pub fn allows(
     auth: &(dyn UserAuth + Sync),
     vars: &mut Vars,
 ) -> bool {
-    let lookup = |name: &str| -> &[AclTerm] {
-        acls.iter()
-            .find(|a| a.name == name)
-            .map(|a| a.terms.as_slice())
-            .unwrap_or(&[])
-    };
     for rule in rules {
         if matches!(rule.action, TcpAction::InspectDelay(_)) {
             continue;
         }
         let mut t = Txn::new(facts, vars);
         t.auth = auth;
-        if let Some(c) = &rule.cond
-            && !eval::eval_condition(c, &lookup, &mut t)
-        {
+        if !cond_holds(&rule.cond, acls, &mut t) {
             continue;
         }
         match &rule.action {
