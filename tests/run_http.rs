@@ -50,6 +50,32 @@ async fn origin(name: &'static str) -> SocketAddr {
     addr
 }
 
+/// A syslog receiver on 127.0.0.1 for the log tests.
+struct LogSink {
+    socket: tokio::net::UdpSocket,
+    port: u16,
+}
+
+impl LogSink {
+    async fn bind() -> LogSink {
+        let socket = tokio::net::UdpSocket::bind("127.0.0.1:0")
+            .await
+            .expect("udp sink");
+        let port = socket.local_addr().expect("sink addr").port();
+        LogSink { socket, port }
+    }
+
+    /// The next datagram as text; fails after 5 s.
+    async fn next_line(&self) -> String {
+        let mut buf = vec![0u8; 2048];
+        let n = tokio::time::timeout(Duration::from_secs(5), self.socket.recv(&mut buf))
+            .await
+            .expect("a log line arrives")
+            .expect("udp recv");
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    }
+}
+
 const DEFAULTS: &str = "defaults\n    mode http\n    timeout client 5s\n    timeout connect 1s\n    timeout server 1s\n";
 
 #[tokio::test]
@@ -213,22 +239,15 @@ async fn slow_request_headers_are_cut_by_timeout_http_request() {
 #[tokio::test]
 async fn httplog_lines_go_to_a_syslog_udp_target() {
     let a = origin("a").await;
-    let sink = tokio::net::UdpSocket::bind("127.0.0.1:0")
-        .await
-        .expect("udp sink");
-    let sink_port = sink.local_addr().expect("sink addr").port();
+    let sink = LogSink::bind().await;
+    let sink_port = sink.port;
     let port = free_port();
     let p = proxy(&format!(
         "global\n    log 127.0.0.1:{sink_port} local0\n{DEFAULTS}    log global\n    option httplog\nfrontend fe\n    bind 127.0.0.1:{port}\n    default_backend be\nbackend be\n    server s1 {a}\n"
     ))
     .await;
     assert_eq!(get(port, "/logged?x=1", &[]).await.status, 200);
-    let mut buf = vec![0u8; 2048];
-    let n = tokio::time::timeout(Duration::from_secs(5), sink.recv(&mut buf))
-        .await
-        .expect("a log line arrives")
-        .expect("udp recv");
-    let line = String::from_utf8_lossy(&buf[..n]).into_owned();
+    let line = sink.next_line().await;
     // <local0.info> header, then HAProxy's httplog fields.
     assert!(line.starts_with("<134>"), "{line}");
     assert!(line.contains(" fe be/s1 "), "{line}");
@@ -268,34 +287,19 @@ async fn classic_redirect_rules_run_after_http_request_rules() {
 #[tokio::test]
 async fn the_log_line_is_written_at_the_end_or_asap() {
     let a = origin("a").await;
-    let sink = tokio::net::UdpSocket::bind("127.0.0.1:0")
-        .await
-        .expect("udp sink");
-    let sink_port = sink.local_addr().expect("sink addr").port();
+    let sink = LogSink::bind().await;
+    let sink_port = sink.port;
     let (end, asap) = (free_port(), free_port());
     let p = proxy(&format!(
         "global\n    log 127.0.0.1:{sink_port} format raw local0\n{DEFAULTS}    log global\n    log-format \"%f bytes=%B status=%ST\"\nfrontend end\n    bind 127.0.0.1:{end}\n    default_backend be\nfrontend asap\n    bind 127.0.0.1:{asap}\n    option logasap\n    http-request return status 200 content-type text/plain string 12345\nbackend be\n    server s1 {a}\n"
     ))
     .await;
     let body = get(end, "/counted", &[]).await.body;
-    let mut buf = vec![0u8; 2048];
-    let n = tokio::time::timeout(Duration::from_secs(5), sink.recv(&mut buf))
-        .await
-        .expect("line")
-        .expect("recv");
-    assert_eq!(
-        String::from_utf8_lossy(&buf[..n]),
-        format!("end bytes={} status=200", body.len())
-    );
+    let line = sink.next_line().await;
+    assert_eq!(line, format!("end bytes={} status=200", body.len()));
     get(asap, "/", &[]).await;
-    let n = tokio::time::timeout(Duration::from_secs(5), sink.recv(&mut buf))
-        .await
-        .expect("line")
-        .expect("recv");
-    assert_eq!(
-        String::from_utf8_lossy(&buf[..n]),
-        "asap bytes=+5 status=200"
-    );
+    let line = sink.next_line().await;
+    assert_eq!(line, "asap bytes=+5 status=200");
     p.shutdown().await;
 }
 
@@ -321,10 +325,8 @@ async fn request_heads_are_bounded_by_the_tune_limits() {
 #[tokio::test]
 async fn captured_headers_appear_in_the_httplog_line() {
     let a = origin("a").await;
-    let sink = tokio::net::UdpSocket::bind("127.0.0.1:0")
-        .await
-        .expect("udp sink");
-    let sink_port = sink.local_addr().expect("sink addr").port();
+    let sink = LogSink::bind().await;
+    let sink_port = sink.port;
     let port = free_port();
     let p = proxy(&format!(
         "global\n    log 127.0.0.1:{sink_port} format raw local0\n{DEFAULTS}    log global\n    option httplog\nfrontend fe\n    bind 127.0.0.1:{port}\n    capture request header Host len 8\n    capture request header X-Absent len 10\n    capture response header X-Origin len 20\n    default_backend be\nbackend be\n    server s1 {a}\n"
@@ -336,12 +338,7 @@ async fn captured_headers_appear_in_the_httplog_line() {
             .status,
         200
     );
-    let mut buf = vec![0u8; 2048];
-    let n = tokio::time::timeout(Duration::from_secs(5), sink.recv(&mut buf))
-        .await
-        .expect("line")
-        .expect("recv");
-    let line = String::from_utf8_lossy(&buf[..n]).into_owned();
+    let line = sink.next_line().await;
     // Host cut to 8 bytes, the absent header empty, the response header from the origin.
     assert!(
         line.contains(" {captured|} {a} \"GET /c HTTP/1.1\""),
