@@ -6,7 +6,7 @@
 mod common;
 
 use bytes::Bytes;
-use common::runtime::{free_port, get, start as proxy};
+use common::runtime::{LogSink, free_port, get, start as proxy};
 use http_body_util::Full;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
@@ -48,32 +48,6 @@ async fn origin(name: &'static str) -> SocketAddr {
         }
     });
     addr
-}
-
-/// A syslog receiver on 127.0.0.1 for the log tests.
-struct LogSink {
-    socket: tokio::net::UdpSocket,
-    port: u16,
-}
-
-impl LogSink {
-    async fn bind() -> LogSink {
-        let socket = tokio::net::UdpSocket::bind("127.0.0.1:0")
-            .await
-            .expect("udp sink");
-        let port = socket.local_addr().expect("sink addr").port();
-        LogSink { socket, port }
-    }
-
-    /// The next datagram as text; fails after 5 s.
-    async fn next_line(&self) -> String {
-        let mut buf = vec![0u8; 2048];
-        let n = tokio::time::timeout(Duration::from_secs(5), self.socket.recv(&mut buf))
-            .await
-            .expect("a log line arrives")
-            .expect("udp recv");
-        String::from_utf8_lossy(&buf[..n]).into_owned()
-    }
 }
 
 const DEFAULTS: &str = "defaults\n    mode http\n    timeout client 5s\n    timeout connect 1s\n    timeout server 1s\n";
@@ -313,12 +287,12 @@ async fn request_heads_are_bounded_by_the_tune_limits() {
     let fits = "x".repeat(6000);
     assert_eq!(get(port, "/", &[("x-big", &fits)]).await.status, 200);
     // The limit is checked while the head is incomplete, so it is exact to
-    // within one read; far past it, the answer is always 431.
+    // within one read; far past it, the answer is always HAProxy's 400.
     let too_big = "x".repeat(40_000);
-    assert_eq!(get(port, "/", &[("x-big", &too_big)]).await.status, 431);
+    assert_eq!(get(port, "/", &[("x-big", &too_big)]).await.status, 400);
     let many: Vec<(String, &str)> = (0..12).map(|i| (format!("x-h{i}"), "v")).collect();
     let many: Vec<(&str, &str)> = many.iter().map(|(k, v)| (k.as_str(), *v)).collect();
-    assert_eq!(get(port, "/", &many).await.status, 431);
+    assert_eq!(get(port, "/", &many).await.status, 400);
     p.shutdown().await;
 }
 

@@ -206,7 +206,7 @@ pub static TABLE: &[Keyword] = &[
     s(
         Global,
         "tune.bufsize",
-        "buffer size; with tune.maxrewrite it bounds request headers (larger requests get 431)",
+        "buffer size; with tune.maxrewrite it bounds request headers (larger requests get 400)",
     ),
     s(
         Global,
@@ -216,7 +216,7 @@ pub static TABLE: &[Keyword] = &[
     s(
         Global,
         "tune.http.maxhdr",
-        "most header lines in a request (default 101; more get 431)",
+        "most header lines in a request (default 101; more get 400)",
     ),
     s(
         Global,

@@ -103,6 +103,22 @@ pub fn default_response(status: u16) -> Response<Bytes> {
     res
 }
 
+/// The raw HTTP/1 bytes HAProxy writes for a status it answers on its own
+/// at the connection level (400, 408): the `errorfile` verbatim if there is
+/// one, else the built-in page with HAProxy's header names and order.
+pub fn raw_page(errorfile: Option<&[u8]>, status: u16) -> Bytes {
+    if let Some(raw) = errorfile {
+        return Bytes::copy_from_slice(raw);
+    }
+    let body = default_body(status);
+    let title = page(status).map_or("500 Internal Server Error", |(t, _)| t);
+    Bytes::from(format!(
+        "HTTP/1.1 {title}\r\nContent-length: {}\r\nCache-Control: no-cache\r\nConnection: close\r\nContent-Type: text/html\r\n\r\n{}",
+        body.len(),
+        String::from_utf8_lossy(&body)
+    ))
+}
+
 /// Parses a raw HTTP/1 response as written in an `errorfile` (status line,
 /// headers, blank line, body). Returns `None` if it is not a response.
 pub fn parse_raw_response(raw: &[u8]) -> Option<Response<Bytes>> {
@@ -163,6 +179,20 @@ mod tests {
         assert_eq!(
             r.headers().get("connection").map(|v| v.as_bytes()),
             Some(&b"close"[..])
+        );
+    }
+
+    #[test]
+    fn raw_pages_are_haproxys_bytes() {
+        assert_eq!(
+            raw_page(None, 408),
+            Bytes::from_static(
+                b"HTTP/1.1 408 Request Time-out\r\nContent-length: 110\r\nCache-Control: no-cache\r\nConnection: close\r\nContent-Type: text/html\r\n\r\n<html><body><h1>408 Request Time-out</h1>\nYour browser didn't send a complete request in time.\n</body></html>\n"
+            )
+        );
+        assert_eq!(
+            raw_page(Some(b"HTTP/1.0 400 x\r\n\r\n"), 400),
+            Bytes::from_static(b"HTTP/1.0 400 x\r\n\r\n")
         );
     }
 

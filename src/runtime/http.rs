@@ -8,9 +8,10 @@
 
 use super::compress;
 use super::errors::{default_response, parse_raw_response};
-use super::eval::{self, LfTarget, Txn, UserAuth, Vars};
+use super::eval::{self, LfTarget, SessVars, Txn, UserAuth, Vars};
 use super::facts::{ConnFacts, LogFacts, TermCause};
 use super::generation::{ConnTls, Generation};
+use super::h1guard::{Phase, PhaseBody};
 use super::logbody::{LoggedBody, PendingLog};
 use super::upstream::Forwarded;
 use crate::ir::expr::{AclTerm, Condition, LogFormat};
@@ -39,6 +40,10 @@ pub struct ConnCtx {
     pub facts: Arc<ConnFacts>,
     /// Set on TLS connections: the bind and the negotiated policy.
     pub tls: Option<ConnTls>,
+    /// Where the HTTP/1 connection is, for its guard's timeouts.
+    pub phase: Arc<Phase>,
+    /// The connection's `sess.*` variables, shared by its requests.
+    pub sess: SessVars,
 }
 
 /// Outcome of a rule set.
@@ -54,12 +59,13 @@ pub async fn handle(
     ctx: Arc<ConnCtx>,
     req: Request<Incoming>,
 ) -> Result<Response<ResBody>, Infallible> {
+    ctx.phase.request_started();
     let started = Instant::now();
     let (mut parts, body) = req.into_parts();
     normalize_host(&mut parts);
     let generation = ctx.generation.clone();
     let fe = &generation.config.frontends[ctx.frontend];
-    let mut vars = Vars::new(generation.proc_vars.clone());
+    let mut vars = Vars::in_session(generation.proc_vars.clone(), ctx.sess.clone());
     vars.new_transaction();
     let mut log = LogFacts::new(&ctx.facts);
     log.request_line = Some(eval::request_line(&parts));
@@ -126,6 +132,11 @@ pub async fn handle(
     } else {
         LoggedBody::new(body, Some(pending))
     };
+    // After a 101 the connection is a tunnel, no longer HTTP/1 turns.
+    if res_parts.status == StatusCode::SWITCHING_PROTOCOLS {
+        ctx.phase.pass_through();
+    }
+    let body = PhaseBody::new(body, ctx.phase.clone());
     Ok(Response::from_parts(res_parts, body.boxed()))
 }
 

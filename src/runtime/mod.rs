@@ -14,6 +14,7 @@ pub mod errors;
 pub mod eval;
 pub mod facts;
 pub mod generation;
+pub mod h1guard;
 pub mod http;
 pub mod listener;
 pub mod log;

@@ -5,10 +5,13 @@
 //! the end, so a reload swaps configurations without touching connections in
 //! flight.
 
-use super::eval::{UserAuth, Vars};
+use super::errors::raw_page;
+use super::eval::{Txn, UserAuth, Vars};
 use super::facts::ConnFacts;
+use super::facts::{FinState, LogFacts, TermCause};
 use super::generation::ConnTls;
 use super::generation::Generation;
+use super::h1guard::{ErrorPages, Guard, GuardTimeouts, Phase};
 use super::http::{ConnCtx, handle};
 use super::listener::{BindError, BoundSocket, SocketSet};
 use super::tcprules;
@@ -250,8 +253,10 @@ async fn serve_connection(
                 frontend,
                 facts: Arc::new(facts),
                 tls: None,
+                phase: Phase::new(),
+                sess: conn_vars.session(),
             });
-            serve_http(TokioIo::new(timed), ctx, fe, peer).await;
+            serve_http(timed, ctx, peer).await;
         }
         Some(rt) => {
             // The handshake is bounded like any client inactivity.
@@ -292,22 +297,44 @@ async fn serve_connection(
                     bind,
                     policy,
                 }),
+                phase: Phase::new(),
+                sess: conn_vars.session(),
             });
-            serve_http(TokioIo::new(tls_stream), ctx, fe, peer).await;
+            if tls_stream.get_ref().1.alpn_protocol() == Some(b"h2") {
+                ctx.phase.pass_through();
+            }
+            serve_http(tls_stream, ctx, peer).await;
         }
     }
 }
 
-/// Runs hyper's HTTP/1.1 + h2 server on a connection.
-async fn serve_http<I>(
-    io: TokioIo<I>,
-    ctx: Arc<ConnCtx>,
-    fe: &crate::ir::Frontend,
-    peer: SocketAddr,
-) where
+/// Runs hyper's HTTP/1.1 + h2 server on a connection, behind the guard that
+/// gives HTTP/1 HAProxy's request timeouts and error pages.
+async fn serve_http<I>(io: I, ctx: Arc<ConnCtx>, peer: SocketAddr)
+where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
+    let fe = &ctx.generation.config.frontends[ctx.frontend];
     let t = &fe.common.timeouts;
+    let ms = |v: Option<u64>| v.map(Duration::from_millis);
+    let request = ms(t.http_request.or(t.client));
+    let timeouts = GuardTimeouts {
+        request,
+        keep_alive: ms(t.http_keep_alive).or(request),
+    };
+    let errorfile = |status| {
+        fe.common
+            .errorfiles
+            .iter()
+            .find(|e| e.status == status)
+            .map(|e| e.content.as_slice())
+    };
+    let pages = ErrorPages {
+        bad_request: raw_page(errorfile(400), 400),
+        timeout: raw_page(errorfile(408), 408),
+        on_sent: Some(Box::new(log_refused_request(&ctx))),
+    };
+    let io = TokioIo::new(Guard::new(io, ctx.phase.clone(), timeouts, pages));
     let mut builder = auto::Builder::new(TokioExecutor::new());
     {
         let mut h1 = builder.http1();
@@ -317,17 +344,52 @@ async fn serve_http<I>(
         let global = &ctx.generation.config.global;
         h1.max_buf_size(global.max_request_head().max(8192));
         h1.max_headers(global.max_request_headers());
-        // `timeout http-request` bounds the wait for complete headers (slowloris).
-        if let Some(ms) = t.http_request.or(t.client) {
-            h1.header_read_timeout(Duration::from_millis(ms));
-        }
+        // The guard owns the request timeouts (hyper's would close silently).
+        h1.header_read_timeout(None);
     }
     builder
         .http2()
         .timer(TokioTimer::new())
         .max_header_list_size(ctx.generation.config.global.max_request_head().max(8192) as u32);
-    let service = service_fn(move |req| handle(ctx.clone(), req));
+    let service = {
+        let ctx = ctx.clone();
+        service_fn(move |req| handle(ctx.clone(), req))
+    };
     if let Err(e) = builder.serve_connection_with_upgrades(io, service).await {
         tracing::debug!("connection from {peer} ended: {e}");
+    }
+}
+
+/// The access-log line of a request the guard answered itself: HAProxy logs
+/// `<BADREQ>` with 408 (`cR--`) or 400 (`PR--`), no timers but the total, and
+/// skips connections that sent nothing under `option dontlognull`.
+fn log_refused_request(ctx: &Arc<ConnCtx>) -> impl FnOnce(u16, bool) + Send + 'static {
+    let generation = ctx.generation.clone();
+    let frontend = ctx.frontend;
+    let facts = ctx.facts.clone();
+    let started = std::time::Instant::now();
+    move |status, read_any| {
+        let fe = &generation.config.frontends[frontend];
+        if !read_any && fe.common.log.dont_log_null {
+            return;
+        }
+        let mut log = LogFacts::new(&facts);
+        log.status = i64::from(status);
+        log.backend_is_http = true;
+        log.timers.request = -1;
+        log.timers.queue = -1;
+        log.timers.connect = -1;
+        log.timers.data = -1;
+        log.timers.close = started.elapsed().as_millis() as i64;
+        log.termination.cause = if status == 408 {
+            TermCause::ClientTimeout
+        } else {
+            TermCause::ProxyCond
+        };
+        log.termination.state = FinState::Request;
+        let mut vars = Vars::new(generation.proc_vars.clone());
+        let mut txn = Txn::new(&facts, &mut vars);
+        txn.log = Some(&log);
+        super::log::access(&generation, &fe.common, &mut txn);
     }
 }

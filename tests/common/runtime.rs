@@ -81,3 +81,32 @@ pub async fn get(port: u16, path: &str, headers: &[(&str, &str)]) -> Answer {
         body: String::from_utf8_lossy(&body).into_owned(),
     }
 }
+
+/// A syslog receiver on 127.0.0.1 for the log tests.
+pub struct LogSink {
+    pub socket: tokio::net::UdpSocket,
+    pub port: u16,
+}
+
+impl LogSink {
+    pub async fn bind() -> LogSink {
+        let socket = tokio::net::UdpSocket::bind("127.0.0.1:0")
+            .await
+            .expect("udp sink");
+        let port = socket.local_addr().expect("sink addr").port();
+        LogSink { socket, port }
+    }
+
+    /// The next datagram as text; fails after 5 s.
+    pub async fn next_line(&self) -> String {
+        let mut buf = vec![0u8; 2048];
+        let n = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            self.socket.recv(&mut buf),
+        )
+        .await
+        .expect("a log line arrives")
+        .expect("udp recv");
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    }
+}

@@ -35,7 +35,7 @@ pub use logdefaults::{
 };
 pub use logformat::{LfTarget, render_log_format};
 pub use value::Value;
-pub use vars::{ProcVars, VarMap, Vars};
+pub use vars::{ProcVars, SessVars, SharedVars, VarMap, Vars};
 
 /// Credentials checks against the configuration's userlists, provided by the
 /// layer that owns them (HAProxy's `check_user` and group membership).

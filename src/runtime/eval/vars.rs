@@ -12,15 +12,23 @@ use std::sync::{Arc, Mutex};
 /// value (HAProxy's `SMP_T_ANY`: created by a failed conditional set).
 pub type VarMap = HashMap<String, Option<Value>>;
 
-/// The process-wide `proc.*` variables, shared by every connection of every
-/// generation that receives the same handle.
+/// A scope of variables shared by several holders: the process (`proc.*`,
+/// shared by every connection of every generation that gets the handle) or a
+/// client connection (`sess.*`, shared by its requests, concurrent h2
+/// streams included).
 #[derive(Clone, Debug, Default)]
-pub struct ProcVars(Arc<Mutex<VarMap>>);
+pub struct SharedVars(Arc<Mutex<VarMap>>);
 
-impl ProcVars {
-    /// An empty set of process variables.
-    pub fn new() -> ProcVars {
-        ProcVars::default()
+/// The process-wide `proc.*` variables.
+pub type ProcVars = SharedVars;
+
+/// One client connection's `sess.*` variables.
+pub type SessVars = SharedVars;
+
+impl SharedVars {
+    /// An empty set of variables.
+    pub fn new() -> SharedVars {
+        SharedVars::default()
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut VarMap) -> T) -> T {
@@ -47,7 +55,7 @@ enum ReqRes {
 #[derive(Debug)]
 pub struct Vars {
     proc_vars: ProcVars,
-    sess: VarMap,
+    sess: SessVars,
     txn: VarMap,
     reqres: VarMap,
     phase: ReqRes,
@@ -56,9 +64,15 @@ pub struct Vars {
 impl Vars {
     /// Variables of a new connection, sharing `proc_vars` with the process.
     pub fn new(proc_vars: ProcVars) -> Vars {
+        Vars::in_session(proc_vars, SessVars::new())
+    }
+
+    /// Variables of a transaction on a connection whose `sess.*` variables
+    /// already exist (the connection's earlier requests and tcp rules).
+    pub fn in_session(proc_vars: ProcVars, sess: SessVars) -> Vars {
         Vars {
             proc_vars,
-            sess: VarMap::new(),
+            sess,
             txn: VarMap::new(),
             reqres: VarMap::new(),
             phase: ReqRes::Request,
@@ -80,11 +94,16 @@ impl Vars {
         self.phase = ReqRes::Response;
     }
 
+    /// The connection's `sess.*` variables, to hand to its next transaction.
+    pub fn session(&self) -> SessVars {
+        self.sess.clone()
+    }
+
     /// Runs `f` on the map of `scope`, when that scope is usable now.
     fn with_scope<T>(&mut self, scope: VarScope, f: impl FnOnce(&mut VarMap) -> T) -> Option<T> {
         match scope {
             VarScope::Proc => Some(self.proc_vars.with(f)),
-            VarScope::Sess => Some(f(&mut self.sess)),
+            VarScope::Sess => Some(self.sess.with(f)),
             VarScope::Txn => Some(f(&mut self.txn)),
             VarScope::Req if self.phase == ReqRes::Request => Some(f(&mut self.reqres)),
             VarScope::Res if self.phase == ReqRes::Response => Some(f(&mut self.reqres)),
