@@ -144,9 +144,17 @@ fn run(paths: &[PathBuf], daemon_flag: bool, pidfile_flag: Option<PathBuf>) -> E
     }
     let mut rt = tokio::runtime::Builder::new_multi_thread();
     rt.enable_all();
-    if let Some(n) = ir.global.nbthread {
-        rt.worker_threads(n as usize);
+    let workers = ir.global.nbthread.map_or_else(
+        || std::thread::available_parallelism().map_or(1, |n| n.get()),
+        |n| n as usize,
+    );
+    rt.worker_threads(workers);
+    let (pinning, pin_warnings) =
+        portcullis::runtime::affinity::Pinning::plan(&ir.global.cpu_map, workers);
+    for w in pin_warnings {
+        eprintln!("warning: {w}");
     }
+    rt.on_thread_start(pinning.hook());
     let rt = match rt.build() {
         Ok(rt) => rt,
         Err(e) => {

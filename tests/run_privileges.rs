@@ -1,4 +1,4 @@
-//! Process keywords (`user`/`group`/`chroot`, `daemon`, `pidfile`): the real
+//! Process keywords (`user`/`group`/`chroot`, `daemon`, `pidfile`, `cpu-map`): the real
 //! binary binds, then goes to the background, drops to the configured identity
 //! and confines itself. Changing identity needs root; that test is skipped
 //! (with a printed note) otherwise.
@@ -197,5 +197,64 @@ fn a_bind_error_is_reported_before_going_to_the_background() {
     assert!(
         err.contains("cannot bind socket") && err.contains(&port.to_string()),
         "{err}"
+    );
+}
+
+/// The `Cpus_allowed_list` of each runtime thread of a process.
+fn thread_cpus(pid: u32) -> Vec<String> {
+    let mut out = Vec::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).expect("tasks") {
+        let dir = task.expect("task").path();
+        let comm = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
+        if !comm.starts_with("tokio-") {
+            continue;
+        }
+        let status = std::fs::read_to_string(dir.join("status")).unwrap_or_default();
+        if let Some(l) = status.lines().find(|l| l.starts_with("Cpus_allowed_list:")) {
+            out.push(l["Cpus_allowed_list:".len()..].trim().to_string());
+        }
+    }
+    out
+}
+
+#[test]
+fn cpu_map_pins_each_worker_thread() {
+    let own = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let allowed = own
+        .lines()
+        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default();
+    if allowed != "0-1" && !allowed.starts_with("0-") {
+        println!("cpu-map test skipped: this process may only use CPUs {allowed:?}");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (pinned, free) = (free_port(), free_port());
+    let cfg = |port: u16, map: &str| {
+        let path = dir.path().join(format!("{port}.cfg"));
+        std::fs::write(
+            &path,
+            format!(
+                "global\n    nbthread 2\n{map}defaults\n    mode http\n    timeout client 5s\nfrontend fe\n    bind 127.0.0.1:{port}\n    http-request return status 200 content-type text/plain string ok\n"
+            ),
+        )
+        .expect("write cfg");
+        path
+    };
+    let p = run(&cfg(pinned, "    cpu-map auto:1/1-2 0-1\n"));
+    assert!(http_get(pinned).contains("200 OK"));
+    let cpus = thread_cpus(p.0.id());
+    assert!(
+        cpus.iter().any(|c| c == "0") && cpus.iter().any(|c| c == "1"),
+        "worker threads pinned one per CPU: {cpus:?}"
+    );
+    // Without cpu-map no thread is confined to one CPU.
+    let q = run(&cfg(free, ""));
+    assert!(http_get(free).contains("200 OK"));
+    let cpus = thread_cpus(q.0.id());
+    assert!(
+        !cpus.is_empty() && cpus.iter().all(|c| c == &allowed),
+        "{cpus:?}"
     );
 }

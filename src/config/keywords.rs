@@ -130,6 +130,11 @@ use Context::*;
 pub static TABLE: &[Keyword] = &[
     // global
     s(Global, "nbthread", "number of worker threads"),
+    s(
+        Global,
+        "cpu-map",
+        "CPUs each worker thread may run on (Linux; pinned at start)",
+    ),
     s(Global, "maxconn", "process-wide connection limit"),
     s(
         Global,

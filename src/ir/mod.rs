@@ -52,6 +52,9 @@ impl Global {
 pub struct Global {
     /// Worker threads (`nbthread`); `None` = one per CPU, as HAProxy.
     pub nbthread: Option<u32>,
+    /// `cpu-map`: the CPUs each worker thread (numbered from 1) may run on;
+    /// threads not listed are not pinned.
+    pub cpu_map: std::collections::BTreeMap<u32, Vec<u32>>,
     /// Process-wide connection limit (`maxconn`).
     pub maxconn: Option<u32>,
     pub log: Vec<LogTarget>,

@@ -7,6 +7,7 @@
 
 pub mod admin;
 mod admin_cmd;
+pub mod affinity;
 pub mod auth;
 mod calendar;
 pub mod compress;

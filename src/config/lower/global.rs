@@ -45,6 +45,7 @@ fn global_line(cx: &mut Lowerer, line: &Line, where_: &str) -> Result<(), Diagno
             cx.global.nbthread = Some(uint_in(one("a number of threads")?, "nbthread", 1, 4096)?);
             done(2)
         }
+        "cpu-map" => super::cpumap::apply(&mut cx.global.cpu_map, kw, &w[1..]),
         "maxconn" => {
             cx.global.maxconn = Some(uint(one("a connection count")?, "maxconn")?);
             done(2)
