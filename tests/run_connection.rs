@@ -377,3 +377,77 @@ async fn sess_variables_live_as_long_as_the_connection() {
     assert_eq!(body_of(&mut b, "/second").await, "seen= conn=tcp txn=");
     p.shutdown().await;
 }
+
+/// An origin on 127.0.0.1 that answers `late` after `delay`.
+async fn slow_origin(delay: Duration) -> std::net::SocketAddr {
+    use http_body_util::Full;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |_req| async move {
+                    tokio::time::sleep(delay).await;
+                    Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(
+                        bytes::Bytes::from_static(b"late"),
+                    )))
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn timeout_client_does_not_cut_a_request_waiting_for_a_slow_server() {
+    // HAProxy 2.6.12 answers this (client 1s, server 3s late, timeout server
+    // 10s); a read timeout on the client socket would cut it.
+    let origin = slow_origin(Duration::from_millis(1200)).await;
+    let port = free_port();
+    let p = proxy(&format!(
+        "defaults\n    mode http\n    timeout connect 1s\n    timeout client 400ms\n    timeout server 5s\nfrontend fe\n    bind 127.0.0.1:{port}\n    default_backend be\nbackend be\n    server s1 {origin}\n"
+    ))
+    .await;
+    let mut s = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    assert_eq!(body_of(&mut s, "/").await, "late");
+    // Then the idle connection is closed by the keep-alive wait (client).
+    let (got, _) = read_to_close(&mut s, Instant::now()).await;
+    assert_eq!(got, "");
+    p.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_idle_h2_connection_is_closed_after_timeout_client() {
+    let port = free_port();
+    let p = proxy(&format!(
+        "defaults\n    mode http\n    timeout client 400ms\nfrontend fe\n    bind 127.0.0.1:{port}\n    http-request return status 200 content-type text/plain string ok\n"
+    ))
+    .await;
+    let tcp = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let (mut send, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(tcp),
+    )
+    .await
+    .expect("h2 handshake");
+    let conn = tokio::spawn(conn);
+    let req = hyper::Request::get(format!("http://127.0.0.1:{port}/"))
+        .body(http_body_util::Empty::<bytes::Bytes>::new())
+        .unwrap();
+    assert_eq!(send.send_request(req).await.unwrap().status(), 200);
+    // No request in flight: the proxy closes the connection after 400 ms.
+    let t = Instant::now();
+    let ended = tokio::time::timeout(Duration::from_secs(5), conn).await;
+    assert!(
+        ended.is_ok(),
+        "the idle h2 connection is still open after 5 s"
+    );
+    assert!(within(t.elapsed(), 300, 4000), "{:?}", t.elapsed());
+    p.shutdown().await;
+}

@@ -19,12 +19,21 @@
 //! while no request is being processed can only be hyper's own error answer, so
 //! the guard replaces it with the proxy's 400 page (`errorfile 400` included).
 //! h2 connections and upgraded (101) ones pass through untouched.
+//!
+//! The guard also owns `timeout client` on the read side, because HAProxy
+//! applies it only while the client is expected to send: not while a request
+//! waits for a slow server (a plain read timeout on the socket would cut it,
+//! hyper keeps a read pending to notice the client leaving). While no
+//! request is in flight on an h2 (or upgraded) connection, inactivity longer
+//! than `timeout client` closes it.
 
 use bytes::Bytes;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::task::Waker;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -37,20 +46,32 @@ const PROCESSING: u8 = 3;
 const RESPONSE_DONE: u8 = 4;
 const PASSTHROUGH: u8 = 5;
 
-/// Where an HTTP/1 connection is, shared by the guard and the request handler.
+/// Where a connection is, shared by the guard and the request handler.
 #[derive(Debug)]
-pub struct Phase(AtomicU8);
+pub struct Phase {
+    state: AtomicU8,
+    /// Requests handed over and not yet answered (h2 runs several at once).
+    active: AtomicUsize,
+    /// The guard's task, woken when the last active request ends so that it
+    /// arms the idle timer.
+    waker: Mutex<Option<Waker>>,
+}
 
 impl Phase {
     /// A new connection, waiting for its first request.
     pub fn new() -> Arc<Phase> {
-        Arc::new(Phase(AtomicU8::new(WAITING_FIRST)))
+        Arc::new(Phase {
+            state: AtomicU8::new(WAITING_FIRST),
+            active: AtomicUsize::new(0),
+            waker: Mutex::new(None),
+        })
     }
 
     /// hyper handed a request over: the guard's head timers stop.
     pub fn request_started(&self) {
+        self.active.fetch_add(1, Ordering::AcqRel);
         let _ = self
-            .0
+            .state
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |p| {
                 (p != PASSTHROUGH).then_some(PROCESSING)
             });
@@ -59,25 +80,50 @@ impl Phase {
     /// The response's last byte went to hyper; the keep-alive wait starts once
     /// hyper has flushed it.
     pub fn response_done(&self) {
+        let before = self
+            .active
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
+            .unwrap_or(0);
         let _ = self
-            .0
+            .state
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |p| {
                 (p == PROCESSING).then_some(RESPONSE_DONE)
             });
+        if before == 1 {
+            let waker = match self.waker.lock() {
+                Ok(mut w) => w.take(),
+                Err(poisoned) => poisoned.into_inner().take(),
+            };
+            if let Some(w) = waker {
+                w.wake();
+            }
+        }
+    }
+
+    fn idle(&self) -> bool {
+        self.active.load(Ordering::Acquire) == 0
+    }
+
+    fn park(&self, cx: &Context<'_>) {
+        let mut slot = match self.waker.lock() {
+            Ok(w) => w,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        *slot = Some(cx.waker().clone());
     }
 
     /// The connection left HTTP/1 request/response turns (h2, or a 101
     /// upgrade): nothing to guard any more.
     pub fn pass_through(&self) {
-        self.0.store(PASSTHROUGH, Ordering::Release);
+        self.state.store(PASSTHROUGH, Ordering::Release);
     }
 
     fn get(&self) -> u8 {
-        self.0.load(Ordering::Acquire)
+        self.state.load(Ordering::Acquire)
     }
 
     fn set(&self, p: u8) {
-        self.0.store(p, Ordering::Release);
+        self.state.store(p, Ordering::Release);
     }
 }
 
@@ -88,6 +134,9 @@ pub struct GuardTimeouts {
     pub request: Option<Duration>,
     /// Wait for the next request: `timeout http-keep-alive`, else `request`.
     pub keep_alive: Option<Duration>,
+    /// `timeout client`: inactivity of an h2 or upgraded connection with no
+    /// request in flight.
+    pub client: Option<Duration>,
 }
 
 /// The error answers the guard may have to send, prepared up front so that
@@ -147,7 +196,11 @@ impl<I> Guard<I> {
             read_total: 0,
             head: [0; 4],
         };
-        g.arm(WAITING_FIRST, g.timeouts.request);
+        if g.phase.get() == PASSTHROUGH {
+            g.arm(PASSTHROUGH, g.timeouts.client);
+        } else {
+            g.arm(WAITING_FIRST, g.timeouts.request);
+        }
         g
     }
 
@@ -186,6 +239,16 @@ impl<I> Guard<I> {
                 self.timer_phase = phase;
                 self.timer = None;
             }
+        }
+    }
+
+    /// In pass-through, `timeout client` runs only while no request is in
+    /// flight; it restarts with every byte read.
+    fn sync_idle_timer(&mut self, restart: bool) {
+        if !self.phase.idle() {
+            self.timer = None;
+        } else if restart || self.timer.is_none() || self.timer_phase != PASSTHROUGH {
+            self.arm(PASSTHROUGH, self.timeouts.client);
         }
     }
 }
@@ -231,13 +294,23 @@ impl<I: AsyncRead + AsyncWrite + Unpin> AsyncRead for Guard<I> {
             }
             Mode::Done => return Poll::Ready(Ok(())),
         }
-        this.sync_timer();
+        let passthrough = this.phase.get() == PASSTHROUGH;
+        if passthrough {
+            this.phase.park(cx);
+            this.sync_idle_timer(false);
+        } else {
+            this.sync_timer();
+        }
         let before = buf.filled().len();
         match Pin::new(&mut this.inner).poll_read(cx, buf) {
             Poll::Ready(Ok(())) => {
                 let got = &buf.filled()[before..];
                 if !got.is_empty() {
-                    this.on_bytes(got);
+                    if passthrough {
+                        this.sync_idle_timer(true);
+                    } else {
+                        this.on_bytes(got);
+                    }
                 }
                 Poll::Ready(Ok(()))
             }
@@ -249,6 +322,13 @@ impl<I: AsyncRead + AsyncWrite + Unpin> AsyncRead for Guard<I> {
                 ready!(timer.as_mut().poll(cx));
                 this.timer = None;
                 match this.phase.get() {
+                    PASSTHROUGH => {
+                        this.mode = Mode::Done;
+                        Poll::Ready(Err(io::Error::new(
+                            io::ErrorKind::TimedOut,
+                            "timeout client",
+                        )))
+                    }
                     // The keep-alive wait ended with nothing: close quietly.
                     WAITING_NEXT => {
                         this.mode = Mode::Done;
@@ -280,8 +360,7 @@ impl<I> Guard<I> {
         self.read_total += got.len() as u64;
         if start < 4 && self.read_total >= 4 && &self.head == b"PRI " {
             self.phase.pass_through();
-            self.timer = None;
-            self.timer_phase = PASSTHROUGH;
+            self.sync_idle_timer(true);
             return;
         }
         let phase = self.phase.get();

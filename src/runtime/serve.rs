@@ -206,10 +206,11 @@ async fn serve_connection(
     let local = stream.local_addr().unwrap_or(peer);
     let fe = &generation.config.frontends[frontend];
     let t = &fe.common.timeouts;
-    // `timeout client`: inactivity on the client side closes the connection.
+    // `timeout client` on writes: a client that stops reading is cut. On
+    // reads it is applied by the HTTP guard, which knows when the client is
+    // expected to send.
     let mut timed = tokio_io_timeout::TimeoutStream::new(stream);
     let idle = t.client.map(Duration::from_millis);
-    timed.set_read_timeout(idle);
     timed.set_write_timeout(idle);
     let timed = Box::pin(timed);
     let mut facts = ConnFacts {
@@ -321,6 +322,7 @@ where
     let timeouts = GuardTimeouts {
         request,
         keep_alive: ms(t.http_keep_alive).or(request),
+        client: ms(t.client),
     };
     let errorfile = |status| {
         fe.common
