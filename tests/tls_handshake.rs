@@ -376,10 +376,10 @@ async fn leaf_only_client_is_completed_by_the_ca_file_intermediate() -> TestResu
         (f.verify_result, f.crt_err, f.ca_err, f.ca_err_depth),
         (0, 0, 0, 0)
     );
-    assert_eq!(f.protocol, "TLSv1.3");
-    assert!(f.cipher.starts_with("TLS_"), "{}", f.cipher);
+    assert_eq!(f.session.protocol, "TLSv1.3");
+    assert!(f.session.cipher.starts_with("TLS_"), "{}", f.session.cipher);
     assert_eq!(f.sni.as_deref(), Some("test.example"));
-    assert!(!f.resumed);
+    assert!(!f.session.resumed);
     assert_eq!(frontend_dn(&f), "/CN=test.example");
     // Only ca-file's subject is advertised; ca-verify-file's root is not.
     assert_eq!(c.hints(), vec![subject_raw("inter.crt")?]);
@@ -730,7 +730,7 @@ async fn tls13_ticket_resumes_on_its_policy_only() -> TestResult {
     assert_eq!(seen, Seen::Ok { resumed: false });
     let (seen, served) = exchange(&lax, &anon.config, Some("test.example")).await?;
     assert_eq!(seen, Seen::Ok { resumed: true }, "same policy resumes");
-    assert!(facts(served)?.0.resumed);
+    assert!(facts(served)?.0.session.resumed);
 
     // The next generation requires a certificate for the same name: the
     // ticket from the lax policy must not let the anonymous client in.
@@ -754,7 +754,7 @@ async fn resumed_mtls_session_keeps_the_certificate_but_not_has_crt() -> TestRes
     let (seen, served) = exchange(&rt, &c.config, Some("test.example")).await?;
     assert_eq!(seen, Seen::Ok { resumed: true });
     let (f, _) = facts(served)?;
-    assert!(f.resumed);
+    assert!(f.session.resumed);
     assert!(f.client.is_some(), "ssl_c_used stays 1 on resumption");
     assert!(
         !f.cert_presented_this_handshake,
@@ -773,7 +773,7 @@ async fn tls12_session_id_resumes_on_its_policy_only() -> TestResult {
     let anon = client_with(&mut m, None, TLS12, provider(), &[])?;
     let (seen, served) = exchange(&lax, &anon.config, Some("test.example")).await?;
     assert_eq!(seen, Seen::Ok { resumed: false });
-    assert_eq!(facts(served)?.0.protocol, "TLSv1.2");
+    assert_eq!(facts(served)?.0.session.protocol, "TLSv1.2");
     let (seen, _) = exchange(&lax, &anon.config, Some("test.example")).await?;
     assert_eq!(
         seen,
@@ -825,9 +825,9 @@ async fn tls12_cipher_and_alpn_restrictions_are_honoured() -> TestResult {
     let (seen, served) = exchange(&rt, &c.config, Some("test.example")).await?;
     assert_eq!(seen, Seen::Ok { resumed: false });
     let (f, _) = facts(served)?;
-    assert_eq!(f.protocol, "TLSv1.2");
-    assert_eq!(f.cipher, "ECDHE-RSA-AES128-GCM-SHA256");
-    assert_eq!(f.alpn.as_deref(), Some(&b"http/1.1"[..]));
+    assert_eq!(f.session.protocol, "TLSv1.2");
+    assert_eq!(f.session.cipher, "ECDHE-RSA-AES128-GCM-SHA256");
+    assert_eq!(f.session.alpn.as_deref(), Some(&b"http/1.1"[..]));
 
     let tls13_only = client_with(&mut m, None, TLS13, provider(), &[])?;
     let (seen, served) = exchange(&rt, &tls13_only.config, Some("test.example")).await?;
@@ -847,8 +847,8 @@ async fn tls13_suite_and_curve_restrictions_are_honoured() -> TestResult {
     let (seen, served) = exchange(&rt, &c.config, Some("test.example")).await?;
     assert_eq!(seen, Seen::Ok { resumed: false });
     let (f, _) = facts(served)?;
-    assert_eq!(f.cipher, "TLS_AES_256_GCM_SHA384");
-    assert_eq!(f.alpn, None);
+    assert_eq!(f.session.cipher, "TLS_AES_256_GCM_SHA384");
+    assert_eq!(f.session.alpn, None);
 
     let p256_only = Arc::new(CryptoProvider {
         kx_groups: vec![rustls::crypto::ring::kx_group::SECP256R1],

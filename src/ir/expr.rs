@@ -109,12 +109,14 @@ pub enum HttpDir {
     Response,
 }
 
-/// Whose certificate a certificate fetch reads: the client's (`ssl_c_*`) or
-/// the one the frontend presented (`ssl_f_*`).
+/// Whose certificate a certificate fetch reads: the client's (`ssl_c_*`),
+/// the one the frontend presented (`ssl_f_*`), or the one the server
+/// presented on the connection that carried the response (`ssl_s_*`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 pub enum CertOf {
     Client,
     Frontend,
+    Server,
 }
 
 /// How a whole distinguished name is rendered.
@@ -137,7 +139,7 @@ pub enum DnSelect {
     Entry { entry: String, occurrence: i64 },
 }
 
-/// A field of a certificate, shared by `ssl_c_*` and `ssl_f_*`.
+/// A field of a certificate, shared by `ssl_c_*`, `ssl_f_*` and `ssl_s_*`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub enum CertField {
     SubjectDn(DnSelect),
@@ -261,7 +263,18 @@ pub enum Fetch {
     SslCCaErrDepth,
     /// DER of the chain the client sent after its leaf.
     SslCChainDer,
-    /// A field of the client's (`ssl_c_*`) or the frontend's (`ssl_f_*`) certificate.
+    /// DER of the server's chain, its leaf first (`ssl_s_chain_der`:
+    /// OpenSSL's client-side peer chain includes the leaf).
+    SslSChainDer,
+    // TLS of the connection to the server that carried the response.
+    /// `ssl_bc`: that connection is TLS.
+    SslBc,
+    SslBcIsResumed,
+    SslBcProtocol,
+    SslBcCipher,
+    SslBcAlpn,
+    /// A field of the client's (`ssl_c_*`), the frontend's (`ssl_f_*`) or
+    /// the server's (`ssl_s_*`) certificate.
     Cert {
         of: CertOf,
         field: CertField,
@@ -341,7 +354,9 @@ impl Fetch {
             Fetch::SslFcErr | Fetch::FcErr => Int,
             Fetch::SslCUsed => Bool,
             Fetch::SslCVerify | Fetch::SslCErr | Fetch::SslCCaErr | Fetch::SslCCaErrDepth => Int,
-            Fetch::SslCChainDer => Bin,
+            Fetch::SslCChainDer | Fetch::SslSChainDer => Bin,
+            Fetch::SslBc | Fetch::SslBcIsResumed => Bool,
+            Fetch::SslBcProtocol | Fetch::SslBcCipher | Fetch::SslBcAlpn => Str,
             Fetch::Cert { field, .. } => match field {
                 CertField::SubjectDn(_)
                 | CertField::IssuerDn(_)

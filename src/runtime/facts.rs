@@ -34,15 +34,8 @@ pub struct ConnFacts {
 pub struct TlsFacts {
     /// SNI the client sent (`ssl_fc_sni`).
     pub sni: Option<String>,
-    /// Protocol name as OpenSSL prints it: `TLSv1.3`, `TLSv1.2`.
-    pub protocol: &'static str,
-    /// Cipher name as HAProxy prints it: `TLS_AES_256_GCM_SHA384`,
-    /// `ECDHE-RSA-AES128-GCM-SHA256`.
-    pub cipher: &'static str,
-    /// Negotiated ALPN protocol (`ssl_fc_alpn`); `None` when none was agreed.
-    pub alpn: Option<Vec<u8>>,
-    /// The session was resumed (`ssl_fc_is_resumed`).
-    pub resumed: bool,
+    /// Protocol, cipher, ALPN and resumption (`ssl_fc_protocol`…).
+    pub session: SessionFacts,
     /// The client certificate attached to the session, also on resumption
     /// (`ssl_c_used`).
     pub client: Option<PeerCertFacts>,
@@ -64,14 +57,56 @@ pub struct TlsFacts {
     pub frontend_cert: Option<Arc<CertFacts>>,
 }
 
-/// The certificates the client sent.
+/// What was negotiated on one TLS connection, either side: the client's
+/// (`ssl_fc_*`) or the one to a server (`ssl_bc_*`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SessionFacts {
+    /// Protocol name as OpenSSL prints it: `TLSv1.3`, `TLSv1.2`.
+    pub protocol: &'static str,
+    /// Cipher name as HAProxy prints it: `TLS_AES_256_GCM_SHA384`,
+    /// `ECDHE-RSA-AES128-GCM-SHA256`.
+    pub cipher: &'static str,
+    /// Negotiated ALPN protocol; `None` when none was agreed.
+    pub alpn: Option<Vec<u8>>,
+    /// The session was resumed.
+    pub resumed: bool,
+}
+
+/// The TLS of the connection to a server that carried a response, as the
+/// `ssl_bc_*` and `ssl_s_*` fetches see it. Computed once per connection
+/// and kept with it, so a pooled connection reports the same facts for
+/// every response it carries (as HAProxy's reused connection does).
+#[derive(Clone, Debug, Default)]
+pub struct BackendTlsFacts {
+    pub session: SessionFacts,
+    /// The certificates the server sent; `None` when its leaf cannot be
+    /// parsed (only possible under `verify none`).
+    pub server: Option<PeerCertFacts>,
+}
+
+/// The certificates a peer sent.
 #[derive(Clone, Debug)]
 pub struct PeerCertFacts {
-    /// The client's leaf certificate.
+    /// The peer's leaf certificate.
     pub leaf: Arc<CertFacts>,
-    /// DER of the certificates the client sent after its leaf, in order
-    /// (`ssl_c_chain_der`; OpenSSL's server-side peer chain excludes the leaf).
+    /// DER of the certificates the peer sent after its leaf, in order
+    /// (`ssl_c_chain_der`: OpenSSL's server-side peer chain excludes the
+    /// leaf; `ssl_s_chain_der` puts the leaf in front).
     pub chain_der: Vec<Vec<u8>>,
+}
+
+impl PeerCertFacts {
+    /// The leaf and the chain after it; `None` when the leaf cannot be
+    /// parsed.
+    pub fn from_ders<'a>(
+        leaf: &[u8],
+        rest: impl IntoIterator<Item = &'a [u8]>,
+    ) -> Option<PeerCertFacts> {
+        Some(PeerCertFacts {
+            leaf: Arc::new(CertFacts::from_der(leaf)?),
+            chain_der: rest.into_iter().map(<[u8]>::to_vec).collect(),
+        })
+    }
 }
 
 /// One certificate, pre-rendered in HAProxy's formats.
@@ -226,6 +261,8 @@ pub struct LogFacts {
     /// Addresses of the server-side connection: source (`%bi:%bp`) and
     /// destination (`%si:%sp`).
     pub backend_conn: Option<(SocketAddr, SocketAddr)>,
+    /// TLS of that connection, for `ssl_bc*` / `ssl_s_*` in log formats.
+    pub backend_tls: Option<Arc<BackendTlsFacts>>,
     /// Host name (`%H`) and process id (`%pid`).
     pub hostname: Arc<str>,
     pub pid: u32,
@@ -257,6 +294,7 @@ impl LogFacts {
             unique_id: None,
             counters: LogCounters::default(),
             backend_conn: None,
+            backend_tls: None,
             hostname: host_name(),
             pid: std::process::id(),
         }

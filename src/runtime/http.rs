@@ -9,7 +9,7 @@
 use super::compress;
 use super::errors::{default_response, parse_raw_response};
 use super::eval::{self, LfTarget, SessVars, Txn, UserAuth, Vars};
-use super::facts::{ConnFacts, LogFacts, TermCause};
+use super::facts::{BackendTlsFacts, ConnFacts, LogFacts, TermCause};
 use super::generation::{ConnTls, Generation};
 use super::h1guard::{Phase, PhaseBody};
 use super::logbody::{LoggedBody, PendingLog};
@@ -216,9 +216,15 @@ async fn pipeline(
     log.timers.connect = log.timers.queue;
     log.timers.data = elapsed_ms(started);
     match outcome {
-        Forwarded::Response { res, server, addr } => {
+        Forwarded::Response {
+            res,
+            server,
+            addr,
+            tls,
+        } => {
             log.server = Some(server);
             log.backend_conn = Some((addr, addr));
+            log.backend_tls = tls.clone();
             let (mut res_parts, res_body) = res.into_parts();
             log.res_captures = capture(&fe.response_captures, &res_parts.headers);
             vars.start_response();
@@ -227,8 +233,11 @@ async fn pipeline(
                 rules.push(&fe.common);
             }
             for common in rules {
-                if let Verdict::Reply(r) =
-                    response_rules(common, facts, auth, parts, &mut res_parts, vars)
+                let server = ServerSide {
+                    res: &mut res_parts,
+                    tls: tls.as_deref(),
+                };
+                if let Verdict::Reply(r) = response_rules(common, facts, auth, parts, server, vars)
                 {
                     return boxed(r);
                 }
@@ -376,21 +385,30 @@ fn redirect_rules(
     None
 }
 
+/// What `http-response` rules see of the server side: the response head
+/// (which they may rewrite) and the TLS of the connection that carried it.
+struct ServerSide<'a> {
+    res: &'a mut http::response::Parts,
+    tls: Option<&'a BackendTlsFacts>,
+}
+
 /// Runs a proxy's `http-response` rules on a server response.
 fn response_rules(
     common: &ProxyCommon,
     facts: &ConnFacts,
     auth: &(dyn UserAuth + Sync),
     req: &http::request::Parts,
-    res: &mut http::response::Parts,
+    server: ServerSide<'_>,
     vars: &mut Vars,
 ) -> Verdict {
+    let ServerSide { res, tls } = server;
     for rule in &common.http_response {
         let step = {
             let mut t = Txn::new(facts, vars);
             t.auth = auth;
             t.req = Some(req);
             t.res = Some(res);
+            t.backend_tls = tls;
             if !cond_holds(&rule.cond, &common.acls, &mut t) {
                 continue;
             }

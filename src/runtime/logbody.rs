@@ -38,6 +38,7 @@ impl PendingLog {
         let mut txn = Txn::new(&self.facts, &mut self.vars);
         txn.req = Some(&self.request);
         txn.log = Some(&self.log);
+        txn.backend_tls = self.log.backend_tls.as_deref();
         log::access(&self.generation, &fe.common, &mut txn);
     }
 }

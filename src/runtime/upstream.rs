@@ -17,7 +17,7 @@
 //! server` (counted from the moment a connection is available) gives 504.
 
 use super::eval::{ProcVars, Txn, UserAuth, Vars, eval_sample};
-use super::facts::ConnFacts;
+use super::facts::{BackendTlsFacts, ConnFacts};
 use super::upstream_tls::{Dialer, PROXY_UNKNOWN, proxy_v1_line, proxy_v2_header};
 use crate::ir::ProxyVersion;
 use crate::ir::expr::{Fetch, Sample};
@@ -117,11 +117,13 @@ pub enum UpstreamBuildError {
 
 /// The outcome of forwarding one request.
 pub enum Forwarded {
-    /// The server answered.
+    /// The server answered; `tls` describes the TLS connection that carried
+    /// the answer (`ssl_bc_*`, `ssl_s_*`), `None` for a clear one.
     Response {
         res: Response<Incoming>,
         server: Arc<str>,
         addr: SocketAddr,
+        tls: Option<Arc<BackendTlsFacts>>,
     },
     /// No server could be reached: HAProxy answers 503.
     NoServer { server: Option<Arc<str>> },
@@ -142,10 +144,17 @@ struct ReqEnv<'a> {
 
 /// One try at one server.
 enum Attempt {
-    Done(Forwarded),
+    /// Boxed: a response head is large next to `ConnectFailed`.
+    Done(Box<Forwarded>),
     /// Connecting failed (TCP, PROXY line, TLS handshake or verification):
     /// retried per `retries`.
     ConnectFailed,
+}
+
+impl Attempt {
+    fn done(outcome: Forwarded) -> Attempt {
+        Attempt::Done(Box::new(outcome))
+    }
 }
 
 impl BackendRt {
@@ -291,7 +300,7 @@ impl BackendRt {
         loop {
             let b = body.take().unwrap_or_else(empty_body);
             match self.attempt(server, &parts, b, env.as_mut()).await {
-                Attempt::Done(outcome) => return outcome,
+                Attempt::Done(outcome) => return *outcome,
                 Attempt::ConnectFailed => {
                     attempt += 1;
                     if attempt > self.retries || !replayable {
@@ -367,14 +376,17 @@ impl BackendRt {
             None => match self.within_server_timeout(fut).await {
                 Some(r) => r,
                 None => {
-                    return Attempt::Done(Forwarded::Timeout {
+                    return Attempt::done(Forwarded::Timeout {
                         server: server.name.clone(),
                     });
                 }
             },
         };
         match res {
-            Ok(res) => Attempt::Done(Forwarded::Response {
+            Ok(res) => Attempt::done(Forwarded::Response {
+                // The pool copies each connection's facts into the responses
+                // it carries (see `Upstream::connected`).
+                tls: res.extensions().get::<Arc<BackendTlsFacts>>().cloned(),
                 res,
                 server: server.name.clone(),
                 addr: server.addr,
@@ -385,7 +397,7 @@ impl BackendRt {
             }
             Err(e) => {
                 tracing::debug!(server = %server.name, error = ?e, "server broke the exchange");
-                Attempt::Done(Forwarded::BadResponse {
+                Attempt::done(Forwarded::BadResponse {
                     server: server.name.clone(),
                 })
             }
@@ -409,6 +421,7 @@ impl BackendRt {
             }
         };
         let h2 = conn.is_h2();
+        let tls = conn.tls_facts();
         let io = TokioIo::new(conn);
         let res = if h2 {
             *req.uri_mut() = server.link.uri(server.addr, parts);
@@ -433,17 +446,18 @@ impl BackendRt {
             self.within_server_timeout(sender.send_request(req)).await
         };
         match res {
-            None => Attempt::Done(Forwarded::Timeout {
+            None => Attempt::done(Forwarded::Timeout {
                 server: server.name.clone(),
             }),
-            Some(Ok(res)) => Attempt::Done(Forwarded::Response {
+            Some(Ok(res)) => Attempt::done(Forwarded::Response {
                 res,
                 server: server.name.clone(),
                 addr: server.addr,
+                tls,
             }),
             Some(Err(e)) => {
                 tracing::debug!(server = %server.name, error = %e, "server broke the exchange");
-                Attempt::Done(Forwarded::BadResponse {
+                Attempt::done(Forwarded::BadResponse {
                     server: server.name.clone(),
                 })
             }

@@ -10,6 +10,8 @@
 //! the TLS handshake counts as connecting: its failures are connection
 //! errors (503 after `retries`), as in HAProxy.
 
+use crate::runtime::facts::{BackendTlsFacts, PeerCertFacts};
+use crate::tls::handshake::session_facts;
 use http::Uri;
 use hyper_util::client::legacy::connect::{Connected, Connection};
 use hyper_util::rt::TokioIo;
@@ -87,7 +89,8 @@ impl Dialer {
                     tracing::warn!(server = %self.addr, sni = ?tls.name, error = %e, "TLS handshake with server failed");
                     e
                 })?;
-            Ok(Upstream::Tls(Box::new(stream)))
+            let facts = Arc::new(backend_tls_facts(stream.get_ref().1));
+            Ok(Upstream::Tls(Box::new(stream), facts))
         };
         match tokio::time::timeout(self.connect_timeout, work).await {
             Ok(r) => r,
@@ -115,10 +118,24 @@ impl tower_service::Service<Uri> for Dialer {
     }
 }
 
-/// An open connection to a server.
+/// The facts of a finished handshake with a server (`ssl_bc_*`, `ssl_s_*`).
+fn backend_tls_facts(conn: &rustls::ClientConnection) -> BackendTlsFacts {
+    BackendTlsFacts {
+        session: session_facts(conn),
+        server: match conn.peer_certificates() {
+            Some([leaf, rest @ ..]) => {
+                PeerCertFacts::from_ders(leaf.as_ref(), rest.iter().map(|c| c.as_ref()))
+            }
+            _ => None,
+        },
+    }
+}
+
+/// An open connection to a server; a TLS one carries the facts of its
+/// handshake.
 pub enum Upstream {
     Plain(TcpStream),
-    Tls(Box<TlsStream<TcpStream>>),
+    Tls(Box<TlsStream<TcpStream>>, Arc<BackendTlsFacts>),
 }
 
 impl Upstream {
@@ -126,14 +143,28 @@ impl Upstream {
     pub fn is_h2(&self) -> bool {
         match self {
             Upstream::Plain(_) => false,
-            Upstream::Tls(s) => s.get_ref().1.alpn_protocol() == Some(b"h2"),
+            Upstream::Tls(s, _) => s.get_ref().1.alpn_protocol() == Some(b"h2"),
+        }
+    }
+
+    /// The TLS facts of this connection, `None` when it is clear text.
+    pub fn tls_facts(&self) -> Option<Arc<BackendTlsFacts>> {
+        match self {
+            Upstream::Plain(_) => None,
+            Upstream::Tls(_, f) => Some(f.clone()),
         }
     }
 }
 
 impl Connection for Upstream {
+    /// The pool keeps what this returns with the connection and copies its
+    /// extra into every response the connection carries: the TLS facts
+    /// reach the response rules of reused connections too.
     fn connected(&self) -> Connected {
-        let c = Connected::new();
+        let mut c = Connected::new();
+        if let Some(facts) = self.tls_facts() {
+            c = c.extra(facts);
+        }
         if self.is_h2() { c.negotiated_h2() } else { c }
     }
 }
@@ -146,7 +177,7 @@ impl AsyncRead for Upstream {
     ) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Upstream::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            Upstream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            Upstream::Tls(s, _) => Pin::new(s.as_mut()).poll_read(cx, buf),
         }
     }
 }
@@ -159,7 +190,7 @@ impl AsyncWrite for Upstream {
     ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             Upstream::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            Upstream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            Upstream::Tls(s, _) => Pin::new(s.as_mut()).poll_write(cx, buf),
         }
     }
 
@@ -170,28 +201,28 @@ impl AsyncWrite for Upstream {
     ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             Upstream::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
-            Upstream::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
+            Upstream::Tls(s, _) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
         }
     }
 
     fn is_write_vectored(&self) -> bool {
         match self {
             Upstream::Plain(s) => s.is_write_vectored(),
-            Upstream::Tls(s) => s.is_write_vectored(),
+            Upstream::Tls(s, _) => s.is_write_vectored(),
         }
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Upstream::Plain(s) => Pin::new(s).poll_flush(cx),
-            Upstream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            Upstream::Tls(s, _) => Pin::new(s.as_mut()).poll_flush(cx),
         }
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Upstream::Plain(s) => Pin::new(s).poll_shutdown(cx),
-            Upstream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            Upstream::Tls(s, _) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
     }
 }

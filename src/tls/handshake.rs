@@ -17,15 +17,14 @@
 //!   with alert certificate_required (116) where OpenSSL sends
 //!   handshake_failure (40); TLS 1.3 matches (116).
 
-use crate::runtime::facts::{CertFacts, PeerCertFacts, TlsFacts};
+use crate::runtime::facts::{PeerCertFacts, SessionFacts, TlsFacts};
 use crate::tls::server::{BindTlsRuntime, PolicyId, Slot, cipher_name};
 use crate::tls::sni::ClientCaps;
 use crate::tls::verifier::{self, Rejection, VerifyOutcome};
 use rustls::pki_types::UnixTime;
 use rustls::server::Acceptor;
-use rustls::{HandshakeKind, ProtocolVersion};
+use rustls::{CommonState, HandshakeKind, ProtocolVersion};
 use std::io;
-use std::sync::Arc;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio_rustls::LazyConfigAcceptor;
 use tokio_rustls::server::TlsStream;
@@ -174,15 +173,10 @@ where
     Ok((stream, facts, slot.policy))
 }
 
-fn facts<S>(
-    stream: &TlsStream<S>,
-    slot: &Slot,
-    sni: Option<String>,
-    outcome: Option<VerifyOutcome>,
-) -> Result<TlsFacts, HandshakeError> {
-    let conn = stream.get_ref().1;
-    let resumed = conn.handshake_kind() == Some(HandshakeKind::Resumed);
-    let mut facts = TlsFacts {
+/// What a finished handshake negotiated, on either side of the proxy
+/// (`ssl_fc_*` for clients, `ssl_bc_*` for servers), in HAProxy's names.
+pub fn session_facts(conn: &CommonState) -> SessionFacts {
+    SessionFacts {
         protocol: match conn.protocol_version() {
             Some(ProtocolVersion::TLSv1_3) => "TLSv1.3",
             Some(ProtocolVersion::TLSv1_2) => "TLSv1.2",
@@ -192,7 +186,21 @@ fn facts<S>(
             .negotiated_cipher_suite()
             .map_or("", |s| cipher_name(s.suite())),
         alpn: conn.alpn_protocol().map(<[u8]>::to_vec),
-        resumed,
+        resumed: conn.handshake_kind() == Some(HandshakeKind::Resumed),
+    }
+}
+
+fn facts<S>(
+    stream: &TlsStream<S>,
+    slot: &Slot,
+    sni: Option<String>,
+    outcome: Option<VerifyOutcome>,
+) -> Result<TlsFacts, HandshakeError> {
+    let conn = stream.get_ref().1;
+    let session = session_facts(conn);
+    let resumed = session.resumed;
+    let mut facts = TlsFacts {
+        session,
         frontend_cert: Some(slot.frontend.clone()),
         ..TlsFacts::default()
     };
@@ -214,12 +222,10 @@ fn facts<S>(
             }
             (_, None) => VerifyOutcome::default(),
         };
-        let leaf_facts =
-            CertFacts::from_der(leaf.as_ref()).ok_or(HandshakeError::PeerCertUnparsable)?;
-        facts.client = Some(PeerCertFacts {
-            leaf: Arc::new(leaf_facts),
-            chain_der: rest.iter().map(|c| c.as_ref().to_vec()).collect(),
-        });
+        facts.client = Some(
+            PeerCertFacts::from_ders(leaf.as_ref(), rest.iter().map(|c| c.as_ref()))
+                .ok_or(HandshakeError::PeerCertUnparsable)?,
+        );
         facts.cert_presented_this_handshake = !resumed;
         facts.verify_result = i64::from(outcome.result);
         facts.crt_err = i64::from(outcome.crt_err);

@@ -7,9 +7,7 @@
 //! selection but not in `http-response` nor in logs).
 
 use super::Stage;
-use crate::ir::expr::{
-    CertField, CertOf, DnFormat, DnSelect, Fetch, HttpDir, HttpMethod, StrMatch, VarName,
-};
+use crate::ir::expr::{Fetch, HttpDir, HttpMethod, StrMatch, VarName};
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// Types of fetch / converter arguments (HAProxy `ARGT_*` names in messages).
@@ -53,6 +51,8 @@ pub(crate) enum Class {
     L4Client,
     /// Client TLS connection: from `tcp-request session` on.
     L5Client,
+    /// The connection to the server (`ssl_bc*`): response side and logs.
+    L5Server,
     /// Raw request buffer (`req.ssl_sni`).
     L6Request,
     /// HTTP request headers (`path`, `req.hdr`…): request side only.
@@ -78,6 +78,7 @@ impl Class {
         match self {
             Class::Const | Class::L4Client => true,
             Class::L5Client => stage != TcpConnection,
+            Class::L5Server => res_side || stage == Log,
             Class::L6Request | Class::HttpReqHeaders => req_side,
             Class::HttpRequest | Class::ProtoHttp => req_side || res_side || stage == Log,
             Class::HttpAnyHeaders => req_side || res_side,
@@ -92,6 +93,7 @@ impl Class {
             Class::Const => "constant",
             Class::L4Client => "client address",
             Class::L5Client => "client-side connection",
+            Class::L5Server => "server-side connection",
             Class::L6Request => "request buffer",
             Class::HttpReqHeaders => "HTTP request headers",
             Class::HttpRequest | Class::ProtoHttp => "HTTP request",
@@ -144,7 +146,16 @@ pub(crate) fn class_of(fetch: &Fetch) -> Class {
         | Fetch::SslCCaErr
         | Fetch::SslCCaErrDepth
         | Fetch::SslCChainDer
+        // HAProxy 2.6 declares the `ssl_s_*` fetches like `ssl_c_*`
+        // (SMP_USE_L5CLI): accepted from `tcp-request session` on, they
+        // find no server connection before one exists and fail there.
+        | Fetch::SslSChainDer
         | Fetch::Cert { .. } => Class::L5Client,
+        Fetch::SslBc
+        | Fetch::SslBcIsResumed
+        | Fetch::SslBcProtocol
+        | Fetch::SslBcCipher
+        | Fetch::SslBcAlpn => Class::L5Server,
         Fetch::ReqSslSni => Class::L6Request,
         Fetch::Path
         | Fetch::Url
@@ -249,6 +260,22 @@ specs! {
     "ssl_f_version" => NONE, 0;
     "ssl_f_sig_alg" => NONE, 0;
     "ssl_f_key_alg" => NONE, 0;
+    "ssl_s_s_dn" => DN, 0;
+    "ssl_s_i_dn" => DN, 0;
+    "ssl_s_serial" => NONE, 0;
+    "ssl_s_sha1" => NONE, 0;
+    "ssl_s_der" => NONE, 0;
+    "ssl_s_chain_der" => NONE, 0;
+    "ssl_s_notbefore" => NONE, 0;
+    "ssl_s_notafter" => NONE, 0;
+    "ssl_s_version" => NONE, 0;
+    "ssl_s_sig_alg" => NONE, 0;
+    "ssl_s_key_alg" => NONE, 0;
+    "ssl_bc" => NONE, 0;
+    "ssl_bc_is_resumed" => NONE, 0;
+    "ssl_bc_protocol" => NONE, 0;
+    "ssl_bc_cipher" => NONE, 0;
+    "ssl_bc_alpn" => NONE, 0;
     "req.ssl_sni" => NONE, 0;
     "req_ssl_sni" => NONE, 0;
     "path" => NONE, 0;
@@ -365,14 +392,6 @@ pub(crate) fn build(
         _ => None,
     };
     let name_arg = |i: usize| s(i).filter(|v| !v.is_empty());
-    let client = |field| Fetch::Cert {
-        of: CertOf::Client,
-        field,
-    };
-    let front = |field| Fetch::Cert {
-        of: CertOf::Frontend,
-        field,
-    };
     let hdr = |dir, full| -> Result<Fetch, (usize, String)> {
         Ok(Fetch::Hdr {
             dir,
@@ -400,6 +419,9 @@ pub(crate) fn build(
             occurrence: occurrence(n(1))?,
         })
     };
+    if let Some(tls) = super::tls_fetches::build(name, args) {
+        return tls;
+    }
     use HttpDir::{Request as Req, Response as Res};
     let fetch = match name {
         "always_true" => Fetch::AlwaysTrue,
@@ -421,42 +443,6 @@ pub(crate) fn build(
         "dst" => Fetch::Dst,
         "src_port" => Fetch::SrcPort,
         "dst_port" => Fetch::DstPort,
-        "ssl_fc" => Fetch::SslFc,
-        "ssl_fc_sni" => Fetch::SslFcSni,
-        "ssl_fc_has_sni" => Fetch::SslFcHasSni,
-        "ssl_fc_has_crt" => Fetch::SslFcHasCrt,
-        "ssl_fc_protocol" => Fetch::SslFcProtocol,
-        "ssl_fc_cipher" => Fetch::SslFcCipher,
-        "ssl_fc_alpn" => Fetch::SslFcAlpn,
-        "ssl_fc_is_resumed" => Fetch::SslFcIsResumed,
-        "ssl_fc_err" => Fetch::SslFcErr,
-        "fc_err" => Fetch::FcErr,
-        "ssl_c_used" => Fetch::SslCUsed,
-        "ssl_c_verify" => Fetch::SslCVerify,
-        "ssl_c_err" => Fetch::SslCErr,
-        "ssl_c_ca_err" => Fetch::SslCCaErr,
-        "ssl_c_ca_err_depth" => Fetch::SslCCaErrDepth,
-        "ssl_c_chain_der" => Fetch::SslCChainDer,
-        "ssl_c_s_dn" => client(CertField::SubjectDn(dn(args)?)),
-        "ssl_c_i_dn" => client(CertField::IssuerDn(dn(args)?)),
-        "ssl_c_serial" => client(CertField::Serial),
-        "ssl_c_sha1" => client(CertField::Sha1),
-        "ssl_c_der" => client(CertField::Der),
-        "ssl_c_notbefore" => client(CertField::NotBefore),
-        "ssl_c_notafter" => client(CertField::NotAfter),
-        "ssl_c_version" => client(CertField::Version),
-        "ssl_c_sig_alg" => client(CertField::SigAlg),
-        "ssl_c_key_alg" => client(CertField::KeyAlg),
-        "ssl_f_s_dn" => front(CertField::SubjectDn(dn(args)?)),
-        "ssl_f_i_dn" => front(CertField::IssuerDn(dn(args)?)),
-        "ssl_f_serial" => front(CertField::Serial),
-        "ssl_f_sha1" => front(CertField::Sha1),
-        "ssl_f_der" => front(CertField::Der),
-        "ssl_f_notbefore" => front(CertField::NotBefore),
-        "ssl_f_notafter" => front(CertField::NotAfter),
-        "ssl_f_version" => front(CertField::Version),
-        "ssl_f_sig_alg" => front(CertField::SigAlg),
-        "ssl_f_key_alg" => front(CertField::KeyAlg),
         "req.ssl_sni" | "req_ssl_sni" => Fetch::ReqSslSni,
         "path" => Fetch::Path,
         "url" => Fetch::Url,
@@ -501,38 +487,6 @@ fn occurrence(occ: Option<i64>) -> Result<Option<i64>, (usize, String)> {
         Some(o) if o < -10 => Err((1, "header occurrence must be >= -10".into())),
         other => Ok(other),
     }
-}
-
-/// `([entry[,occ[,format]]])` of the DN fetches.
-fn dn(args: &[Option<ArgVal>]) -> Result<DnSelect, (usize, String)> {
-    let entry = match args.first() {
-        Some(Some(ArgVal::Str(e))) if !e.is_empty() => Some(e.clone()),
-        _ => None,
-    };
-    let occ = match args.get(1) {
-        Some(Some(ArgVal::Int(o))) => Some(*o),
-        _ => None,
-    };
-    let format = match args.get(2) {
-        Some(Some(ArgVal::Str(f))) if !f.is_empty() => {
-            if f != "rfc2253" {
-                return Err((
-                    2,
-                    "only rfc2253 or a blank value are currently supported as the format argument"
-                        .into(),
-                ));
-            }
-            DnFormat::Rfc2253
-        }
-        _ => DnFormat::OneLine,
-    };
-    Ok(match entry {
-        Some(entry) => DnSelect::Entry {
-            entry,
-            occurrence: occ.unwrap_or(1),
-        },
-        None => DnSelect::Whole(format),
-    })
 }
 
 fn const_bool(text: &str) -> Result<bool, (usize, String)> {

@@ -28,6 +28,7 @@ mod lex;
 mod logformat;
 mod names;
 mod sample;
+mod tls_fetches;
 
 use crate::config::word::Word;
 use crate::diag::{Diagnostic, Diagnostics, Span};

@@ -23,6 +23,13 @@ fn front(field: CertField) -> Fetch {
     }
 }
 
+fn server(field: CertField) -> Fetch {
+    Fetch::Cert {
+        of: CertOf::Server,
+        field,
+    }
+}
+
 #[test]
 fn every_tls_fetch_parses_with_its_type() {
     use SampleType::*;
@@ -78,6 +85,28 @@ fn every_tls_fetch_parses_with_its_type() {
         ("ssl_fc_alpn", Fetch::SslFcAlpn, Str),
         ("ssl_fc_is_resumed", Fetch::SslFcIsResumed, Bool),
         ("ssl_fc_err", Fetch::SslFcErr, Int),
+        (
+            "ssl_s_s_dn(CN,-1)",
+            server(CertField::SubjectDn(DnSelect::Entry {
+                entry: "CN".into(),
+                occurrence: -1,
+            })),
+            Str,
+        ),
+        (
+            "ssl_s_i_dn(,0,rfc2253)",
+            server(CertField::IssuerDn(DnSelect::Whole(DnFormat::Rfc2253))),
+            Str,
+        ),
+        ("ssl_s_serial", server(CertField::Serial), Bin),
+        ("ssl_s_sha1", server(CertField::Sha1), Bin),
+        ("ssl_s_der", server(CertField::Der), Bin),
+        ("ssl_s_chain_der", Fetch::SslSChainDer, Bin),
+        ("ssl_s_notbefore", server(CertField::NotBefore), Str),
+        ("ssl_s_notafter", server(CertField::NotAfter), Str),
+        ("ssl_s_version", server(CertField::Version), Int),
+        ("ssl_s_sig_alg", server(CertField::SigAlg), Str),
+        ("ssl_s_key_alg", server(CertField::KeyAlg), Str),
         ("req.ssl_sni", Fetch::ReqSslSni, Str),
         ("req_ssl_sni", Fetch::ReqSslSni, Str),
     ];
@@ -85,8 +114,21 @@ fn every_tls_fetch_parses_with_its_type() {
         let s = sample_ok(text);
         assert_eq!(s.fetch, fetch, "{text}");
         assert_eq!(s.out_type, ty, "{text}");
-        assert_eq!(s.keyword, text);
+        assert_eq!(s.keyword, text.split('(').next().unwrap_or(text));
         assert!(s.converters.is_empty());
+    }
+    // The server connection's fetches exist on the response side only.
+    let server_side: Vec<(&str, Fetch, SampleType)> = vec![
+        ("ssl_bc", Fetch::SslBc, Bool),
+        ("ssl_bc_is_resumed", Fetch::SslBcIsResumed, Bool),
+        ("ssl_bc_protocol", Fetch::SslBcProtocol, Str),
+        ("ssl_bc_cipher", Fetch::SslBcCipher, Str),
+        ("ssl_bc_alpn", Fetch::SslBcAlpn, Str),
+    ];
+    for (text, fetch, ty) in server_side {
+        let s =
+            sample_in(Mode::Http, Stage::HttpResponse, text).unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!((s.fetch, s.out_type), (fetch, ty), "{text}");
     }
 }
 
@@ -754,6 +796,18 @@ fn fetches_unavailable_at_the_stage_are_errors() {
     assert!(sample_in(Mode::Http, Stage::ServerSni, "req.hdr(host)").is_ok());
     assert!(sample_in(Mode::Http, Stage::TcpContent, "req.ssl_sni").is_ok());
     assert!(sample_in(Mode::Http, Stage::HttpResponse, "req.ssl_sni").is_err());
+    // `ssl_bc*` need the server connection (HAProxy: response side and
+    // logs); `ssl_s_*` are declared like `ssl_c_*` and fail at run time
+    // before a server answered.
+    let e = sample_in(Mode::Http, Stage::HttpRequest, "ssl_bc_protocol")
+        .err()
+        .unwrap_or_default();
+    assert!(e[0].contains("needs 'server-side connection'"), "{e:?}");
+    assert!(sample_in(Mode::Http, Stage::HttpResponse, "ssl_bc_is_resumed").is_ok());
+    assert!(sample_in(Mode::Http, Stage::Log, "ssl_bc").is_ok());
+    assert!(sample_in(Mode::Http, Stage::TcpSession, "ssl_bc").is_err());
+    assert!(sample_in(Mode::Http, Stage::HttpRequest, "ssl_s_sha1").is_ok());
+    assert!(sample_in(Mode::Http, Stage::TcpConnection, "ssl_s_der").is_err());
 }
 
 #[test]

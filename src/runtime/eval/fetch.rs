@@ -8,7 +8,7 @@ use super::headers;
 use super::text::{base64_decode, c_str, ipv4_prefix, parse_ipv6, strl2ic, strl2irc};
 use super::value::{Value, method_from_bytes};
 use crate::ir::expr::{CertField, CertOf, DnFormat, DnSelect, Fetch, HttpDir};
-use crate::runtime::facts::{CertFacts, DnFacts, TlsFacts};
+use crate::runtime::facts::{CertFacts, DnFacts, SessionFacts};
 use bytes::Bytes;
 use http::{HeaderMap, Version};
 use std::net::IpAddr;
@@ -148,10 +148,10 @@ fn fetch_one(f: &Fetch, t: &mut Txn) -> Option<Value> {
         Fetch::SslFcSni => tls?.sni.as_deref().and_then(text),
         Fetch::SslFcHasSni => Some(Value::Bool(tls.is_some_and(|s| s.sni.is_some()))),
         Fetch::SslFcHasCrt => Some(Value::Bool(tls?.cert_presented_this_handshake)),
-        Fetch::SslFcProtocol => text(tls?.protocol),
-        Fetch::SslFcCipher => text(tls?.cipher),
-        Fetch::SslFcAlpn => tls?.alpn.as_ref().map(|a| Value::str(a.clone())),
-        Fetch::SslFcIsResumed => Some(Value::Bool(tls.is_some_and(|s| s.resumed))),
+        Fetch::SslFcProtocol => text(tls?.session.protocol),
+        Fetch::SslFcCipher => text(tls?.session.cipher),
+        Fetch::SslFcAlpn => alpn(&tls?.session),
+        Fetch::SslFcIsResumed => Some(Value::Bool(tls.is_some_and(|s| s.session.resumed))),
         Fetch::SslFcErr => Some(Value::Int(tls?.error_code)),
         // A connection that reaches rule or log evaluation was established
         // without a connection-level error.
@@ -166,7 +166,21 @@ fn fetch_one(f: &Fetch, t: &mut Txn) -> Option<Value> {
             // OpenSSL's peer chain excludes the leaf: an empty one fails.
             (!chain.is_empty()).then(|| Value::bin(chain.concat()))
         }
-        Fetch::Cert { of, field } => cert_field(cert_of(tls?, *of)?, field),
+        Fetch::SslSChainDer => {
+            let server = t.backend_tls?.server.as_ref()?;
+            let mut der = server.leaf.der.clone();
+            der.extend(server.chain_der.iter().flatten());
+            Some(Value::bin(der))
+        }
+        // A clear connection, or none, is not TLS; the others fail without one.
+        Fetch::SslBc => Some(Value::Bool(t.backend_tls.is_some())),
+        Fetch::SslBcIsResumed => Some(Value::Bool(
+            t.backend_tls.is_some_and(|b| b.session.resumed),
+        )),
+        Fetch::SslBcProtocol => text(t.backend_tls?.session.protocol),
+        Fetch::SslBcCipher => text(t.backend_tls?.session.cipher),
+        Fetch::SslBcAlpn => alpn(&t.backend_tls?.session),
+        Fetch::Cert { of, field } => cert_field(cert_of(t, *of)?, field),
         Fetch::ReqSslSni => t.content?.ssl_sni.as_deref().and_then(text),
         Fetch::Path => path(&t.req?.uri.to_string()).and_then(text),
         Fetch::Url => text(&t.req?.uri.to_string()),
@@ -210,10 +224,17 @@ fn fetch_one(f: &Fetch, t: &mut Txn) -> Option<Value> {
     }
 }
 
-fn cert_of(tls: &TlsFacts, of: CertOf) -> Option<&CertFacts> {
+/// The negotiated ALPN protocol; the fetch fails when none was agreed.
+fn alpn(s: &SessionFacts) -> Option<Value> {
+    s.alpn.as_ref().map(|a| Value::str(a.clone()))
+}
+
+fn cert_of<'t>(t: &Txn<'t>, of: CertOf) -> Option<&'t CertFacts> {
+    let tls = t.conn.tls.as_deref();
     match of {
-        CertOf::Client => tls.client.as_ref().map(|c| c.leaf.as_ref()),
-        CertOf::Frontend => tls.frontend_cert.as_deref(),
+        CertOf::Client => tls?.client.as_ref().map(|c| c.leaf.as_ref()),
+        CertOf::Frontend => tls?.frontend_cert.as_deref(),
+        CertOf::Server => t.backend_tls?.server.as_ref().map(|c| c.leaf.as_ref()),
     }
 }
 

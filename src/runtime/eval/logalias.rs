@@ -211,11 +211,11 @@ impl Renderer<'_> {
             LogAlias::ServerIp => self.ip(l.backend_conn.map(|c| c.1.ip()), flags),
             LogAlias::ServerPort => self.port(l.backend_conn.map(|c| c.1), flags),
             LogAlias::SslCipher => {
-                let s = t.conn.tls.as_deref().map(|s| s.cipher.as_bytes());
+                let s = t.conn.tls.as_deref().map(|s| s.session.cipher.as_bytes());
                 text_len(self.out, s, flags);
             }
             LogAlias::SslVersion => {
-                let s = t.conn.tls.as_deref().map(|s| s.protocol.as_bytes());
+                let s = t.conn.tls.as_deref().map(|s| s.session.protocol.as_bytes());
                 text_len(self.out, s, flags);
             }
             LogAlias::TermState => {

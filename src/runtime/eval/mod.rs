@@ -28,7 +28,7 @@ mod value;
 mod vars;
 
 use crate::ir::expr::{AclTerm, Condition, Sample};
-use crate::runtime::facts::{ConnFacts, ContentFacts, LogFacts};
+use crate::runtime::facts::{BackendTlsFacts, ConnFacts, ContentFacts, LogFacts};
 
 pub use logdefaults::{
     httplog_clf_format, httplog_format, httplog_line, request_line, tcplog_format, tcplog_line,
@@ -77,6 +77,10 @@ pub struct Txn<'a> {
     pub content: Option<&'a ContentFacts>,
     /// Stream facts for log-format aliases (`%b`, `%ST`, `%Tt`…).
     pub log: Option<&'a LogFacts>,
+    /// TLS of the connection to the server that carried the response
+    /// (`ssl_bc*`, `ssl_s_*`); `None` before a server answered or when
+    /// that connection is clear text.
+    pub backend_tls: Option<&'a BackendTlsFacts>,
 }
 
 impl<'a> Txn<'a> {
@@ -91,6 +95,7 @@ impl<'a> Txn<'a> {
             auth: &NoUserlists,
             content: None,
             log: None,
+            backend_tls: None,
         }
     }
 }

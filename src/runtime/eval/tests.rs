@@ -15,7 +15,8 @@ use crate::config::expr::{
 use crate::diag::Diagnostics;
 use crate::ir::expr::{AclTerm, Condition, LogFormat, Sample};
 use crate::runtime::facts::{
-    CertFacts, ConnFacts, ContentFacts, LogFacts, PeerCertFacts, TlsFacts,
+    BackendTlsFacts, CertFacts, ConnFacts, ContentFacts, LogFacts, PeerCertFacts, SessionFacts,
+    TlsFacts,
 };
 use crate::runtime::testpki::{Pki, client_pki};
 use std::sync::Arc;
@@ -42,6 +43,8 @@ pub(super) struct World {
     pub vars: Vars,
     pub content: Option<ContentFacts>,
     pub log: Option<LogFacts>,
+    /// TLS of the server connection that carried the response.
+    pub backend_tls: Option<BackendTlsFacts>,
     /// ACLs declared with `acl <name> <criterion>`.
     pub acls: Vec<(String, Vec<AclTerm>)>,
 }
@@ -78,10 +81,12 @@ pub(super) fn mtls() -> TlsFacts {
 pub(super) fn mtls_with(pki: &Pki) -> TlsFacts {
     TlsFacts {
         sni: Some("api.example".into()),
-        protocol: "TLSv1.3",
-        cipher: "TLS_AES_256_GCM_SHA384",
-        alpn: Some(b"h2".to_vec()),
-        resumed: false,
+        session: SessionFacts {
+            protocol: "TLSv1.3",
+            cipher: "TLS_AES_256_GCM_SHA384",
+            alpn: Some(b"h2".to_vec()),
+            resumed: false,
+        },
         client: Some(PeerCertFacts {
             leaf: Arc::new(pki.client()),
             chain_der: vec![pki.ca_der.clone()],
@@ -113,6 +118,7 @@ impl World {
             vars: Vars::new(ProcVars::new()),
             content: None,
             log: None,
+            backend_tls: None,
             acls: Vec::new(),
         }
     }
@@ -142,6 +148,7 @@ impl World {
             auth: &TestAuth,
             content: self.content.as_ref(),
             log: self.log.as_ref(),
+            backend_tls: self.backend_tls.as_ref(),
         }
     }
 

@@ -69,9 +69,9 @@ fn tls_session_fetches() {
 #[test]
 fn resumed_session_keeps_the_certificate_but_not_has_crt() {
     let mut tls = mtls();
-    tls.resumed = true;
+    tls.session.resumed = true;
     tls.cert_presented_this_handshake = false;
-    tls.alpn = None;
+    tls.session.alpn = None;
     tls.sni = None;
     let mut w = World::new(conn(Some(tls)));
     assert_eq!(w.eval("ssl_c_used"), Some(Value::Bool(true)));
@@ -285,6 +285,59 @@ fn empty_client_chain_fails_the_chain_fetch() {
     }
     let mut w = World::new(conn(Some(tls)));
     assert_eq!(w.eval("ssl_c_chain_der"), None);
+}
+
+#[test]
+fn server_side_fetches_read_the_connection_that_carried_the_response() {
+    let pki = client_pki();
+    let mut w = World::new(conn(Some(mtls_with(&pki))));
+    // Before a server answered (or over a clear connection): `ssl_bc` and
+    // `ssl_bc_is_resumed` are false, the others fail.
+    assert_eq!(w.eval_res("ssl_bc"), Some(Value::Bool(false)));
+    assert_eq!(w.eval_res("ssl_bc_is_resumed"), Some(Value::Bool(false)));
+    assert_eq!(w.eval_res("ssl_bc_protocol"), None);
+    assert_eq!(w.eval_res("ssl_s_sha1"), None);
+    assert_eq!(w.eval_res("ssl_s_chain_der"), None);
+    w.backend_tls = Some(BackendTlsFacts {
+        session: SessionFacts {
+            protocol: "TLSv1.2",
+            cipher: "ECDHE-ECDSA-AES128-GCM-SHA256",
+            alpn: None,
+            resumed: true,
+        },
+        server: Some(PeerCertFacts {
+            leaf: Arc::new(pki.client()),
+            chain_der: vec![pki.ca_der.clone()],
+        }),
+    });
+    assert_eq!(w.eval_res("ssl_bc"), Some(Value::Bool(true)));
+    assert_eq!(w.eval_res("ssl_bc_is_resumed"), Some(Value::Bool(true)));
+    assert_eq!(w.text_res("ssl_bc_protocol").as_deref(), Some("TLSv1.2"));
+    assert_eq!(
+        w.text_res("ssl_bc_cipher").as_deref(),
+        Some("ECDHE-ECDSA-AES128-GCM-SHA256")
+    );
+    assert_eq!(w.eval_res("ssl_bc_alpn"), None);
+    // The same fields as `ssl_c_*`, read from the server's certificate.
+    assert!(
+        w.text_res("ssl_s_s_dn")
+            .is_some_and(|dn| dn.starts_with("/C=FR/"))
+    );
+    assert_eq!(
+        w.text_res("ssl_s_s_dn"),
+        w.text_res("ssl_c_s_dn"),
+        "the test client certificate stands in for the server's"
+    );
+    assert_eq!(w.text_res("ssl_s_sha1,hex"), w.text_res("ssl_c_sha1,hex"));
+    assert_eq!(w.text_res("ssl_s_i_dn(CN)"), w.text_res("ssl_c_i_dn(CN)"));
+    // The client-side peer chain starts with the leaf.
+    let mut chain = pki.client_der.clone();
+    chain.extend_from_slice(&pki.ca_der);
+    assert_eq!(w.eval_res("ssl_s_chain_der"), Some(Value::bin(chain)));
+    assert_eq!(
+        w.eval_res("ssl_c_chain_der"),
+        Some(Value::bin(pki.ca_der.clone()))
+    );
 }
 
 #[test]
