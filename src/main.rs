@@ -100,17 +100,6 @@ fn run(paths: &[PathBuf], daemon_flag: bool, pidfile_flag: Option<PathBuf>) -> E
         );
         return ExitCode::from(1);
     };
-    let checked = ir
-        .backends
-        .iter()
-        .flat_map(|b| &b.servers)
-        .filter(|s| s.check.is_some())
-        .count();
-    if checked > 0 {
-        eprintln!(
-            "warning: {checked} server(s) have 'check', but this version does not run health checks yet: servers are always considered up"
-        );
-    }
     for fe in ir.frontends.iter().filter(|f| f.common.stats.is_some()) {
         eprintln!(
             "warning: frontend '{}' enables the stats page, which this version does not serve yet: its requests go through the rules and backends like any other",

@@ -309,7 +309,47 @@ pub static TABLE: &[Keyword] = &[
     s(
         Proxy,
         "balance",
-        "load-balancing algorithm: roundrobin static-rr leastconn first source uri hdr()",
+        "load-balancing algorithm: roundrobin static-rr leastconn first source random uri url_param hdr()",
+    ),
+    s(
+        Proxy,
+        "hash-type",
+        "hashing of hash-based balancing: map-based or consistent, sdbm djb2 wt6 crc32, avalanche",
+    ),
+    s(
+        Proxy,
+        "option allbackups",
+        "use every backup server, not only the first, when all active ones are down",
+    ),
+    s(
+        Proxy,
+        "option log-health-checks",
+        "log every health-check result change, not only servers going up or down",
+    ),
+    s(
+        Proxy,
+        "option tcp-check",
+        "health checks run the tcp-check rules",
+    ),
+    s(
+        Proxy,
+        "tcp-check connect",
+        "open the check connection: port, ssl, sni",
+    ),
+    s(
+        Proxy,
+        "tcp-check send",
+        "send a string on the check connection",
+    ),
+    s(
+        Proxy,
+        "tcp-check send-binary",
+        "send hexadecimal bytes on the check connection",
+    ),
+    s(
+        Proxy,
+        "tcp-check expect",
+        "expect [!] string, rstring or binary in the check answer",
     ),
     s(Proxy, "timeout client", "client inactivity timeout"),
     s(Proxy, "timeout server", "server inactivity timeout"),

@@ -319,6 +319,38 @@ pub struct Backend {
     /// `option redispatch [interval]`.
     pub redispatch: Option<i32>,
     pub health_check: HealthCheck,
+    /// `hash-type`, `option allbackups`.
+    pub lb: LbOptions,
+}
+
+/// Load-balancing settings besides the algorithm.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct LbOptions {
+    pub hash_type: HashType,
+    /// `option allbackups`: all backup servers share the load once every
+    /// active one is down (otherwise only the first backup is used).
+    pub allbackups: bool,
+}
+
+/// `hash-type <method> [<function>] [avalanche]` (default: map-based sdbm).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct HashType {
+    /// `consistent` (a hash ring) rather than `map-based` (hash modulo the
+    /// total weight).
+    pub consistent: bool,
+    pub function: HashFunction,
+    /// `avalanche`: the hash is mixed once more before use.
+    pub avalanche: bool,
+}
+
+/// The hash functions of `hash-type`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub enum HashFunction {
+    #[default]
+    Sdbm,
+    Djb2,
+    Wt6,
+    Crc32,
 }
 
 /// `use_backend <name> [cond]`.
@@ -355,15 +387,62 @@ pub enum Balance {
         name: String,
         use_domain_only: bool,
     },
+    /// `url_param <name>`: hash of the query-string parameter's value.
+    UrlParam {
+        name: String,
+    },
+    /// `random[(<draws>)]`: the least loaded of `draws` random picks.
+    Random {
+        draws: u32,
+    },
 }
 
-/// Health-check settings of a backend (`option httpchk`, `http-check`).
+/// Health-check settings of a backend (`option httpchk`, `http-check`,
+/// `option tcp-check`, `tcp-check`, `option log-health-checks`).
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct HealthCheck {
-    /// `option httpchk [meth] [uri] [ver]`: HTTP checks instead of TCP connects.
+    /// `option httpchk` was given (and not undone): HTTP checks instead of
+    /// TCP connects.
+    pub httpchk: bool,
+    /// The request of HTTP checks (`option httpchk [meth] [uri] [ver]`,
+    /// `http-check send`).
     pub http: Option<HttpCheckRequest>,
     /// `http-check expect …` rules.
     pub expect: Vec<HttpCheckExpect>,
+    /// `option tcp-check`: the `tcp-check` rules run instead of a bare
+    /// connect (the last of `option httpchk` / `option tcp-check` wins).
+    pub tcp_check: bool,
+    /// `tcp-check …` rules in order.
+    pub tcp_rules: Vec<TcpCheckRule>,
+    /// `option log-health-checks`: every health change is logged.
+    pub log_health_checks: bool,
+}
+
+/// One `tcp-check` rule.
+#[derive(Clone, Debug, Serialize)]
+pub enum TcpCheckRule {
+    /// `tcp-check connect [port <n>] [ssl] [sni <name>]`.
+    Connect {
+        port: Option<u16>,
+        ssl: bool,
+        sni: Option<String>,
+    },
+    /// `tcp-check send <string>` / `send-binary <hex>`.
+    Send(Vec<u8>),
+    /// `tcp-check expect [!] string|rstring|binary <pattern>`.
+    Expect {
+        negate: bool,
+        matcher: TcpCheckMatch,
+    },
+}
+
+/// What a `tcp-check expect` looks for in the data received so far.
+#[derive(Clone, Debug, Serialize)]
+pub enum TcpCheckMatch {
+    String(String),
+    /// A regex, checked at `check` time.
+    Rstring(String),
+    Binary(Vec<u8>),
 }
 
 /// The request an HTTP health check sends.
@@ -373,6 +452,8 @@ pub struct HttpCheckRequest {
     pub uri: String,
     pub version: String,
     pub headers: Vec<(String, String)>,
+    /// `http-check send body <string>`.
+    pub body: Option<String>,
 }
 
 /// `http-check expect [!] <match> <pattern>`.
@@ -661,6 +742,8 @@ pub struct ServerCheck {
     /// `check-ssl`: checks speak TLS even when `port`/`addr` redirect them.
     pub ssl: bool,
     pub sni: Option<String>,
+    /// The TLS settings of `check-ssl` on a server without `ssl`.
+    pub tls: Option<Box<ServerTls>>,
 }
 
 /// TLS to a server.

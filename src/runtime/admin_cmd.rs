@@ -362,6 +362,8 @@ fn algo_name(b: &Balance) -> &'static str {
         Balance::First => "first",
         Balance::Source => "source",
         Balance::Uri { .. } => "uri",
+        Balance::UrlParam { .. } => "url_param",
+        Balance::Random { .. } => "random",
         _ => "hdr",
     }
 }

@@ -5,6 +5,7 @@
 use super::auth::Userlists;
 use super::errors::default_response;
 use super::eval::ProcVars;
+use super::health::{self, CheckSpec, HealthTasks};
 use super::upstream::{BackendRt, UpstreamBuildError};
 use crate::ir;
 use crate::tls::server::{BindTlsRuntime, PolicyId, TlsBuildError};
@@ -23,6 +24,10 @@ pub struct Generation {
     pub userlists: Userlists,
     /// TLS of each bind, `tls[frontend][bind]` (`None` for clear binds).
     pub tls: Vec<Vec<Option<Arc<BindTlsRuntime>>>>,
+    /// Health checks to start ([`Generation::start_health`]).
+    checks: Vec<CheckSpec>,
+    /// The running checks: aborted when the Generation is dropped.
+    health: HealthTasks,
 }
 
 /// Why a Generation could not be built from a valid IR.
@@ -102,13 +107,32 @@ impl Generation {
             .iter()
             .map(BackendRt::build)
             .collect::<Result<Vec<_>, _>>()?;
+        let mut checks = Vec::new();
+        for (be, rt) in config.backends.iter().zip(&backends) {
+            let addrs: Vec<_> = rt.servers.iter().map(|s| s.addr).collect();
+            checks.extend(health::backend_checks(
+                be,
+                &rt.lb,
+                &addrs,
+                &config.global.log,
+            )?);
+        }
         Ok(Generation {
             config: Arc::new(config),
             backends,
             proc_vars: ProcVars::new(),
             userlists,
             tls,
+            checks,
+            health: HealthTasks::default(),
         })
+    }
+
+    /// Starts the health checks (inside a tokio runtime). They run until the
+    /// Generation is dropped.
+    pub fn start_health(&mut self) {
+        let specs = std::mem::take(&mut self.checks);
+        self.health = health::start(specs);
     }
 
     /// The 421 answer for a request whose Host is served under another

@@ -43,13 +43,39 @@ pub fn access(generation: &Generation, common: &ProxyCommon, t: &mut Txn) {
     }
 }
 
+/// syslog severities, by number.
+const SEVERITIES: &[&str] = &[
+    "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug",
+];
+
+/// Sends an event (a server going down…) at `severity` (0 = emerg … 7 =
+/// debug) to targets whose `level` lets it through.
+pub fn event(targets: &[LogTarget], severity: u8, msg: &[u8]) {
+    let rank = |l: &Option<String>| {
+        l.as_deref()
+            .and_then(|l| SEVERITIES.iter().position(|s| *s == l))
+    };
+    for t in targets {
+        if rank(&t.level).is_some_and(|max| severity as usize > max) {
+            continue;
+        }
+        // `minlevel` caps more severe messages to it.
+        let sev = rank(&t.min_level).map_or(severity as usize, |min| min.max(severity as usize));
+        emit_at(t, sev, msg);
+    }
+}
+
 /// Sends one line (info level) to a target.
 fn emit(target: &LogTarget, msg: &[u8]) {
+    emit_at(target, 6, msg);
+}
+
+fn emit_at(target: &LogTarget, severity: usize, msg: &[u8]) {
     let facility = FACILITIES
         .iter()
         .position(|f| *f == target.facility)
         .unwrap_or(16);
-    let pri = facility * 8 + 6;
+    let pri = facility * 8 + severity;
     let raw = target.format.as_deref() == Some("raw");
     let mut line = Vec::with_capacity(msg.len() + 48);
     if !raw {

@@ -65,7 +65,8 @@ impl Proxy {
     /// Builds the first Generation, binds every `bind` and starts accepting.
     /// Must be called inside a tokio runtime.
     pub async fn start(config: ir::Config, sockets: &mut SocketSet) -> Result<Proxy, StartError> {
-        let generation = Generation::build(config)?;
+        let mut generation = Generation::build(config)?;
+        generation.start_health();
         let config = generation.config.clone();
         let current = Arc::new(ArcSwap::from_pointee(generation));
         let (stop, stop_rx) = watch::channel(false);
@@ -132,7 +133,8 @@ impl Proxy {
 
     /// Replaces the running configuration; connections already accepted keep
     /// the Generation they started with.
-    pub fn swap(&self, generation: Generation) {
+    pub fn swap(&self, mut generation: Generation) {
+        generation.start_health();
         self.current.store(Arc::new(generation));
     }
 

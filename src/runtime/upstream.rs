@@ -16,6 +16,7 @@
 //! when no `crt` was presented) gives 502; no answer within `timeout
 //! server` (counted from the moment a connection is available) gives 504.
 
+use super::balance::{Lb, LbInput};
 use super::eval::{ProcVars, Txn, UserAuth, Vars, eval_sample};
 use super::facts::{BackendTlsFacts, ConnFacts};
 use super::upstream_tls::{Dialer, PROXY_UNKNOWN, proxy_v1_line, proxy_v2_header};
@@ -36,7 +37,6 @@ use rustls::pki_types::ServerName;
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -88,7 +88,8 @@ enum Sni {
 pub struct BackendRt {
     pub name: Arc<str>,
     pub servers: Vec<ServerRt>,
-    next: AtomicUsize,
+    /// Server selection (`balance`, health states), shared with the checks.
+    pub lb: Arc<Lb>,
     retries: u32,
     redispatch: bool,
     server_timeout: Option<Duration>,
@@ -221,44 +222,38 @@ impl BackendRt {
                 },
             });
         }
+        let lb = Arc::new(Lb::new(
+            be.balance.clone(),
+            be.lb,
+            be.servers
+                .iter()
+                .map(|s| (s.weight, s.backup, s.disabled, s.maxconn))
+                .collect(),
+        ));
         Ok(BackendRt {
             name,
             servers,
-            next: AtomicUsize::new(0),
+            lb,
             retries: be.retries,
             redispatch: be.redispatch.is_some(),
             server_timeout: t.server.map(Duration::from_millis),
         })
     }
 
-    /// Picks the next usable server, round robin weighted by position (servers
-    /// with weight 0, disabled ones and backups while a normal one exists are
-    /// skipped, as HAProxy does).
-    fn pick(&self) -> Option<&ServerRt> {
-        let usable = |backup: bool| -> Vec<&ServerRt> {
-            self.servers
-                .iter()
-                .filter(|s| !s.disabled && s.weight > 0 && s.backup == backup)
-                .collect()
+    /// The server `balance` picks for this request among those the health
+    /// checks consider up (see [`super::balance`]).
+    fn pick(
+        &self,
+        parts: &http::request::Parts,
+        env: Option<&ReqEnv<'_>>,
+        avoid: Option<usize>,
+    ) -> Option<usize> {
+        let input = LbInput {
+            src: env.map(|e| e.conn.src.ip()),
+            uri: Some(parts.uri.path_and_query().map_or("/", |p| p.as_str())),
+            headers: Some(&parts.headers),
         };
-        let mut pool = usable(false);
-        if pool.is_empty() {
-            // Only the first backup is used, as HAProxy does without `option allbackups`.
-            pool = usable(true).into_iter().take(1).collect();
-        }
-        if pool.is_empty() {
-            return None;
-        }
-        let total: u32 = pool.iter().map(|s| s.weight).sum();
-        let mut slot =
-            (self.next.fetch_add(1, Ordering::Relaxed) as u64 % total.max(1) as u64) as u32;
-        for s in &pool {
-            if slot < s.weight {
-                return Some(s);
-            }
-            slot -= s.weight;
-        }
-        pool.first().copied()
+        self.lb.pick(&input, avoid)
     }
 
     /// Sends a request to a server of this backend without client context:
@@ -291,7 +286,7 @@ impl BackendRt {
         body: UpBody,
         mut env: Option<ReqEnv<'_>>,
     ) -> Forwarded {
-        let Some(mut server) = self.pick() else {
+        let Some(mut idx) = self.pick(&parts, env.as_ref(), None) else {
             return Forwarded::NoServer { server: None };
         };
         let replayable = is_bodiless(&parts);
@@ -299,7 +294,11 @@ impl BackendRt {
         let mut attempt = 0u32;
         loop {
             let b = body.take().unwrap_or_else(empty_body);
-            match self.attempt(server, &parts, b, env.as_mut()).await {
+            let server = &self.servers[idx];
+            let in_flight = self.lb.take(idx);
+            let outcome = self.attempt(server, &parts, b, env.as_mut()).await;
+            drop(in_flight);
+            match outcome {
                 Attempt::Done(outcome) => return *outcome,
                 Attempt::ConnectFailed => {
                     attempt += 1;
@@ -311,9 +310,9 @@ impl BackendRt {
                     // HAProxy redispatches on the last retry only by default.
                     if self.redispatch
                         && attempt == self.retries
-                        && let Some(other) = self.pick()
+                        && let Some(other) = self.pick(&parts, env.as_ref(), Some(idx))
                     {
-                        server = other;
+                        idx = other;
                     }
                 }
             }

@@ -5,6 +5,7 @@
 //! Every test binary compiles this module separately and uses only part of it.
 #![allow(dead_code)]
 
+pub mod origins;
 pub mod runtime;
 
 use std::path::{Path, PathBuf};

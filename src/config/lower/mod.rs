@@ -9,6 +9,7 @@
 //! does not cascade into a screen of unrelated complaints.
 
 mod bind;
+mod checks;
 mod cpumap;
 mod global;
 mod proxy;

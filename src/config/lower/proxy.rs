@@ -72,6 +72,8 @@ pub(crate) struct ProxyBuilder {
     pub redispatch: Option<i32>,
     pub health: HealthCheck,
     pub http_check_used: Option<Span>,
+    pub tcp_check_used: Option<Span>,
+    pub lb: ir::LbOptions,
 }
 
 /// `use_backend` before backend names are resolved.
@@ -135,6 +137,8 @@ impl ProxyBuilder {
             redispatch: None,
             health: HealthCheck::default(),
             http_check_used: None,
+            tcp_check_used: None,
+            lb: ir::LbOptions::default(),
         }
     }
 
@@ -366,7 +370,17 @@ impl ProxySet {
         for p in self.proxies {
             check_userlists(cx, &p, &userlists);
             missing_timeouts_warning(cx, &p);
-            if p.http_check_used.is_some() && p.health.http.is_none() && p.has_backend() {
+            if p.tcp_check_used.is_some() && !p.health.tcp_check && p.has_backend() {
+                cx.warn(
+                    p.span,
+                    format!(
+                        "{} '{}' uses tcp-check rules without 'option tcp-check', so the rules are ignored",
+                        kind_word(p.kind),
+                        p.name
+                    ),
+                );
+            }
+            if p.http_check_used.is_some() && !p.health.httpchk && p.has_backend() {
                 cx.warn(
                     p.span,
                     format!(
@@ -432,6 +446,7 @@ impl ProxySet {
                     retries: rest.retries.unwrap_or(3),
                     redispatch: rest.redispatch,
                     health_check: rest.health,
+                    lb: rest.lb,
                 });
             }
         }
@@ -524,6 +539,7 @@ struct BuilderRest {
     retries: Option<u32>,
     redispatch: Option<i32>,
     health: HealthCheck,
+    lb: ir::LbOptions,
 }
 
 /// Moves a finished builder into the IR's pieces.
@@ -565,6 +581,7 @@ fn split_builder(p: ProxyBuilder) -> (ProxyCommon, BuilderRest) {
         retries: p.retries,
         redispatch: p.redispatch,
         health: p.health,
+        lb: p.lb,
     };
     (common, rest)
 }
@@ -667,11 +684,12 @@ fn proxy_line(
     let name = kw.text.as_str();
     // Multi-word keywords are looked up with their second word.
     let full = match name {
-        "timeout" | "option" | "stats" | "http-check" | "tcp-request" | "capture" => match w.get(1)
-        {
-            Some(second) => format!("{name} {}", second.text),
-            None => name.to_string(),
-        },
+        "timeout" | "option" | "stats" | "http-check" | "tcp-check" | "tcp-request" | "capture" => {
+            match w.get(1) {
+                Some(second) => format!("{name} {}", second.text),
+                None => name.to_string(),
+            }
+        }
         _ => name.to_string(),
     };
     if let Some(caps) = keywords::proxy_sections(&full).or_else(|| keywords::proxy_sections(name))
@@ -874,6 +892,11 @@ fn proxy_line(
         }
         "option" => option_line(cx, p, line, 1, false, where_),
         "http-check" => http_check(cx, p, line, where_),
+        "tcp-check" => super::checks::tcp_check(cx, p, line, where_),
+        "hash-type" => {
+            p.lb.hash_type = super::checks::hash_type(w, kw)?;
+            Ok(())
+        }
         "retries" => {
             p.retries = Some(uint(arg(w, 1, kw, "a number")?, "retries")?);
             extra_words(line, 2, "retries").map_or(Ok(()), Err)
@@ -1154,10 +1177,15 @@ fn balance(w: &[Word], kw: &Word) -> Result<Balance, Diagnostic> {
                 match o.text.as_str() {
                     "whole" => whole = true,
                     "len" | "depth" => {
-                        let v = uint(
-                            arg(rest, i + 1, o, "a number")?,
-                            &format!("balance uri {}", o.text),
-                        )?;
+                        let word = arg(rest, i + 1, o, "a number")?;
+                        let v = uint(word, &format!("balance uri {}", o.text))?;
+                        if v == 0 {
+                            return Err(Diagnostic::error(format!(
+                                "'balance uri {}' expects a positive integer",
+                                o.text
+                            ))
+                            .at(word.span));
+                        }
                         i += 1;
                         if o.text == "len" {
                             len = Some(v)
@@ -1219,14 +1247,44 @@ fn balance(w: &[Word], kw: &Word) -> Result<Balance, Diagnostic> {
                 .at(algo.span)
                 .help("write 'balance hdr(Host)'"),
         ),
-        "url_param" | "random" | "hash" | "rdp-cookie" => Err(Diagnostic::error(format!(
+        "random" => no_extra(Balance::Random { draws: 2 }),
+        t if t.starts_with("random(") => {
+            let draws = t
+                .strip_prefix("random(")
+                .and_then(|s| s.strip_suffix(')'))
+                .and_then(|s| s.parse::<u32>().ok())
+                .filter(|d| *d >= 1)
+                .ok_or_else(|| {
+                    Diagnostic::error(format!(
+                        "'balance {t}' : the number of draws must be a positive integer"
+                    ))
+                    .at(algo.span)
+                    .help("write 'balance random(2)'")
+                })?;
+            no_extra(Balance::Random { draws })
+        }
+        "url_param" => {
+            let name = arg(w, 2, algo, "a URL parameter name")?;
+            if let Some(x) = rest.get(1) {
+                return Err(Diagnostic::error(format!(
+                    "'balance url_param {}' is not supported by portcullis",
+                    x.text
+                ))
+                .at(x.span)
+                .help("only the query string is hashed ('check_post' is not supported)"));
+            }
+            Ok(Balance::UrlParam {
+                name: name.text.clone(),
+            })
+        }
+        "hash" | "rdp-cookie" => Err(Diagnostic::error(format!(
             "'balance {text}' is not supported by portcullis"
         ))
         .at(algo.span)
-        .help("supported: roundrobin, static-rr, leastconn, first, source, uri, hdr(<name>)")),
-        t if t.starts_with("rdp-cookie(") || t.starts_with("random(") => Err(Diagnostic::error(
-            format!("'balance {t}' is not supported by portcullis"),
-        )
+        .help("supported: roundrobin, static-rr, leastconn, first, source, random, uri, url_param, hdr(<name>)")),
+        t if t.starts_with("rdp-cookie(") => Err(Diagnostic::error(format!(
+            "'balance {t}' is not supported by portcullis"
+        ))
         .at(algo.span)),
         _ => {
             let algos = [
@@ -1235,7 +1293,9 @@ fn balance(w: &[Word], kw: &Word) -> Result<Balance, Diagnostic> {
                 "leastconn",
                 "first",
                 "source",
+                "random",
                 "uri",
+                "url_param",
                 "hdr",
             ];
             let mut d =
@@ -1390,7 +1450,7 @@ fn option_line(
         }
         "httpchk" => {
             if negate {
-                p.health.http = None;
+                p.health.httpchk = false;
                 return Ok(());
             }
             let mut req = HttpCheckRequest {
@@ -1398,6 +1458,7 @@ fn option_line(
                 uri: "/".into(),
                 version: "HTTP/1.0".into(),
                 headers: Vec::new(),
+                body: None,
             };
             match rest {
                 [] => {}
@@ -1421,6 +1482,23 @@ fn option_line(
                 }
             }
             p.health.http = Some(req);
+            p.health.httpchk = true;
+            p.health.tcp_check = false;
+        }
+        "tcp-check" => {
+            no_args("tcp-check")?;
+            p.health.tcp_check = !negate;
+            if !negate {
+                p.health.httpchk = false;
+            }
+        }
+        "log-health-checks" => {
+            no_args("log-health-checks")?;
+            p.health.log_health_checks = !negate;
+        }
+        "allbackups" => {
+            no_args("allbackups")?;
+            p.lb.allbackups = !negate;
         }
         _ => {
             let combined = Word {
@@ -1451,6 +1529,7 @@ fn http_check(
                 uri: "/".into(),
                 version: "HTTP/1.0".into(),
                 headers: Vec::new(),
+                body: None,
             });
             let mut i = 2;
             while let Some(o) = w.get(i) {
@@ -1464,7 +1543,8 @@ fn http_check(
                         req.headers.push((v.text.clone(), val.text.clone()));
                         i += 1;
                     }
-                    "body" | "uri-lf" | "body-lf" | "comment" => {
+                    "body" => req.body = Some(v.text.clone()),
+                    "uri-lf" | "body-lf" | "comment" => {
                         return Err(Diagnostic::error(format!(
                             "'http-check send {}' is not supported by portcullis",
                             o.text
@@ -1477,7 +1557,7 @@ fn http_check(
                             o.text
                         ))
                         .at(o.span)
-                        .help("parameters are meth, uri, ver and hdr"));
+                        .help("parameters are meth, uri, ver, hdr and body"));
                     }
                 }
                 i += 2;
@@ -1503,6 +1583,9 @@ fn http_check(
                     .at(kind.span)
                     .help("portcullis supports status, rstatus, string and rstring"));
                 }
+            }
+            if kind.text == "status" {
+                super::checks::status_list(pattern)?;
             }
             if kind.text.starts_with('r')
                 && let Err(e) = regex::Regex::new(&pattern.text)

@@ -29,7 +29,7 @@ pub(crate) struct ServerTemplate {
     params: Option<TlsParams>,
     ssl_reuse: Option<bool>,
     check: Option<bool>,
-    check_ssl: bool,
+    check_ssl: Option<Word>,
     check_sni: Option<String>,
     inter: Option<u64>,
     fastinter: Option<u64>,
@@ -194,7 +194,7 @@ fn apply_options(
                 next = i + 1;
             }
             "check-ssl" | "no-check-ssl" => {
-                t.check_ssl = name == "check-ssl";
+                t.check_ssl = (name == "check-ssl").then(|| o.clone());
                 next = i + 1;
             }
             "check-sni" => t.check_sni = Some(value()?.text.clone()),
@@ -272,7 +272,21 @@ fn finish(
     address: ir::ServerAddr,
     place: &str,
 ) -> Result<ir::Server, Diagnostic> {
-    let check = t.check.unwrap_or(false).then(|| {
+    let checked = t.check.unwrap_or(false);
+    if checked && t.port.is_none() && matches!(address, ir::ServerAddr::Inet { port: None, .. }) {
+        return Err(
+            Diagnostic::error(format!("{place} has neither service port nor check port"))
+                .at(name.span)
+                .help("give the server address a port, or add 'port <n>' for its checks"),
+        );
+    }
+    // `check-ssl` on a clear-text server: the checks alone speak TLS, with
+    // the TLS settings of the line (HAProxy verifies them like `ssl`).
+    let check_tls = match (&t.check_ssl, &t.ssl) {
+        (Some(w), None) if checked => Some(Box::new(server_tls(cx, p, &t, w, place)?)),
+        _ => None,
+    };
+    let check = checked.then(|| {
         Box::new(ServerCheck {
             inter: t.inter.unwrap_or(2000),
             fastinter: t.fastinter,
@@ -281,13 +295,14 @@ fn finish(
             fall: t.fall.unwrap_or(3),
             port: t.port,
             addr: t.addr.clone(),
-            ssl: t.check_ssl,
+            ssl: t.check_ssl.is_some(),
             sni: t.check_sni.clone(),
+            tls: check_tls,
         })
     });
     let tls = match &t.ssl {
         None => {
-            if let Some(first) = t.tls_only.first() {
+            if let Some(first) = t.tls_only.first().filter(|_| t.check_ssl.is_none()) {
                 cx.diags.push(
                     Diagnostic::warning(format!(
                         "'{}' has no effect on {place}: without 'ssl' the connection to the server is clear text",
