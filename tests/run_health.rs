@@ -307,3 +307,52 @@ async fn check_ssl_speaks_tls_with_the_server_settings_and_check_sni() {
     }
     p.shutdown().await;
 }
+
+#[tokio::test]
+async fn show_stat_reports_what_the_checks_say() {
+    let a = Origin::start("a").await;
+    let (port, api) = (free_port(), free_port());
+    let dead = free_port();
+    let p = proxy(&format!(
+        "global\n    stats socket ipv4@127.0.0.1:{api} level admin\n{DEFAULTS}frontend fe\n    bind 127.0.0.1:{port}\n    default_backend be\nbackend be\n    server a {} check inter 100\n    server gone 127.0.0.1:{dead} check inter 100\n    server plain {}\n",
+        a.addr, a.addr
+    ))
+    .await;
+    let mut rows = String::new();
+    for _ in 0..100 {
+        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", api))
+            .await
+            .unwrap();
+        s.write_all(b"show stat\n").await.unwrap();
+        rows.clear();
+        tokio::time::timeout(Duration::from_secs(5), s.read_to_string(&mut rows))
+            .await
+            .unwrap()
+            .unwrap();
+        if rows.contains("be,gone,") && status_of(&rows, "gone") == "DOWN" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(status_of(&rows, "a"), "UP", "{rows}");
+    assert_eq!(status_of(&rows, "gone"), "DOWN", "{rows}");
+    assert_eq!(status_of(&rows, "plain"), "no check", "{rows}");
+    p.shutdown().await;
+}
+
+/// The `status` column of a server's `show stat` row.
+fn status_of(rows: &str, server: &str) -> String {
+    let header: Vec<&str> = rows
+        .lines()
+        .next()
+        .unwrap_or("")
+        .trim_start_matches("# ")
+        .split(',')
+        .collect();
+    let col = header.iter().position(|c| *c == "status").unwrap();
+    rows.lines()
+        .find(|l| l.starts_with(&format!("be,{server},")))
+        .and_then(|l| l.split(',').nth(col))
+        .unwrap_or("")
+        .to_string()
+}

@@ -381,10 +381,18 @@ fn show_stat(generation: &Generation) -> String {
         let mut weight = 0u32;
         let (mut act, mut bck) = (0u32, 0u32);
         for (si, srv) in be.servers.iter().enumerate() {
+            // What the health checks say (servers without `check` are up).
+            let up = rt.is_none_or(|r| r.lb.is_up(si));
+            let status = match (srv.disabled, &srv.check, up) {
+                (true, _, _) => "MAINT",
+                (false, None, _) => "no check",
+                (false, Some(_), true) => "UP",
+                (false, Some(_), false) => "DOWN",
+            };
             let mut row = Row::new();
             row.set("pxname", &be.common.name)
                 .set("svname", &srv.name)
-                .set("status", if srv.disabled { "MAINT" } else { "no check" })
+                .set("status", status)
                 .set("weight", srv.weight)
                 .set("act", u32::from(!srv.backup))
                 .set("bck", u32::from(srv.backup))
@@ -401,7 +409,7 @@ fn show_stat(generation: &Generation) -> String {
                 row.set("slim", m);
             }
             out.push_str(&row.line());
-            if !srv.disabled {
+            if !srv.disabled && up {
                 if srv.backup {
                     bck += 1;
                 } else {
