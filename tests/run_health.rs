@@ -356,3 +356,33 @@ fn status_of(rows: &str, server: &str) -> String {
         .unwrap_or("")
         .to_string()
 }
+
+#[tokio::test]
+async fn ssl_hello_chk_wants_a_tls_answer() {
+    let clear = Origin::start("clear").await;
+    let (tls_port, p_tls, p_clear) = (free_port(), free_port(), free_port());
+    let sink = LogSink::bind().await;
+    let p = proxy(&format!(
+        "{DEFAULTS}frontend tls\n    bind 127.0.0.1:{tls_port} ssl crt tests/fixtures/pki/server.pem\n    http-request return status 200 hdr x-origin tls\n\
+         frontend f1\n    bind 127.0.0.1:{p_tls}\n    default_backend tlsok\n\
+         frontend f2\n    bind 127.0.0.1:{p_clear}\n    default_backend plain\n\
+         backend tlsok\n    option ssl-hello-chk\n    server s 127.0.0.1:{tls_port} ssl verify none check inter 100\n\
+         backend plain\n    log 127.0.0.1:{} local0\n    option ssl-hello-chk\n    option log-health-checks\n    server s {} check inter 100\n",
+        sink.port, clear.addr
+    ))
+    .await;
+    until_only(p_clear, "503", 3).await;
+    let line = sink
+        .wait_for("Health check for server plain/s failed")
+        .await;
+    assert!(
+        line.contains("reason: Layer6 invalid response, check duration: ")
+            && line.ends_with("ms, status: 0/2 DOWN."),
+        "{line}"
+    );
+    for _ in 0..5 {
+        assert_eq!(get(p_tls, "/", &[]).await.header("x-origin"), "tls");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    p.shutdown().await;
+}

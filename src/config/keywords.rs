@@ -333,6 +333,11 @@ pub static TABLE: &[Keyword] = &[
     ),
     s(
         Proxy,
+        "option ssl-hello-chk",
+        "health checks send an SSLv3 hello and want a TLS record back",
+    ),
+    s(
+        Proxy,
         "tcp-check connect",
         "open the check connection: port, ssl, sni",
     ),

@@ -414,6 +414,9 @@ pub struct HealthCheck {
     pub tcp_check: bool,
     /// `tcp-check …` rules in order.
     pub tcp_rules: Vec<TcpCheckRule>,
+    /// `option ssl-hello-chk`: checks send an SSLv3 ClientHello and want a
+    /// TLS record (handshake or alert) back.
+    pub ssl_hello: bool,
     /// `option log-health-checks`: every health change is logged.
     pub log_health_checks: bool,
 }

@@ -1484,12 +1484,22 @@ fn option_line(
             p.health.http = Some(req);
             p.health.httpchk = true;
             p.health.tcp_check = false;
+            p.health.ssl_hello = false;
         }
         "tcp-check" => {
             no_args("tcp-check")?;
             p.health.tcp_check = !negate;
             if !negate {
                 p.health.httpchk = false;
+                p.health.ssl_hello = false;
+            }
+        }
+        "ssl-hello-chk" => {
+            no_args("ssl-hello-chk")?;
+            p.health.ssl_hello = !negate;
+            if !negate {
+                p.health.httpchk = false;
+                p.health.tcp_check = false;
             }
         }
         "log-health-checks" => {

@@ -103,6 +103,8 @@ pub enum CheckKind {
     Connect,
     Http(HttpProbe),
     Tcp(Vec<TcpCheckRule>),
+    /// `option ssl-hello-chk`.
+    SslHello,
 }
 
 /// The request of `option httpchk` and its expectations.

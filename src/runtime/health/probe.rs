@@ -68,7 +68,57 @@ pub async fn run(kind: &CheckKind, target: &Target) -> Outcome {
             http(probe, conn, target.read_timeout).await
         }
         CheckKind::Tcp(rules) => tcp_rules(rules, target).await,
+        CheckKind::SslHello => ssl_hello(target).await,
     }
+}
+
+/// `option ssl-hello-chk`: an SSLv3 ClientHello over the clear connection;
+/// any TLS handshake (0x16) or alert (0x15) record back is a live TLS
+/// server (Layer6), anything else an invalid response.
+async fn ssl_hello(target: &Target) -> Outcome {
+    let mut conn = match connect(target, target.addr, None).await {
+        Ok(c) => c,
+        Err(o) => return o,
+    };
+    let hello = sslv3_client_hello();
+    let exchange = async {
+        conn.write_all(&hello).await.ok()?;
+        let mut first = [0u8; 1];
+        match conn.read(&mut first).await {
+            Ok(1) => Some(first[0]),
+            _ => None,
+        }
+    };
+    match timeout(target.read_timeout, exchange).await {
+        Err(_) => Outcome::fail(Status::L6Tout, String::new()),
+        Ok(Some(0x15 | 0x16)) => Outcome::ok(Status::L6Ok),
+        Ok(_) => Outcome::fail(Status::L6Rsp, String::new()),
+    }
+}
+
+/// A minimal SSLv3 ClientHello: version 3.0, no session, a few RSA suites,
+/// null compression.
+fn sslv3_client_hello() -> Vec<u8> {
+    let suites: [u16; 5] = [0x0035, 0x002f, 0x000a, 0x0005, 0x0004];
+    let mut body = vec![0x03, 0x00];
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as u32);
+    body.extend_from_slice(&now.to_be_bytes());
+    body.extend((0u8..28).map(|i| i.wrapping_mul(37).wrapping_add(11)));
+    body.push(0); // no session id
+    body.extend_from_slice(&((suites.len() * 2) as u16).to_be_bytes());
+    for s in suites {
+        body.extend_from_slice(&s.to_be_bytes());
+    }
+    body.extend_from_slice(&[0x01, 0x00]); // null compression
+    let mut hs = vec![0x01];
+    hs.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+    hs.extend_from_slice(&body);
+    let mut rec = vec![0x16, 0x03, 0x00];
+    rec.extend_from_slice(&(hs.len() as u16).to_be_bytes());
+    rec.extend_from_slice(&hs);
+    rec
 }
 
 /// TCP connect (+ PROXY line) then TLS handshake, each failure reported at

@@ -24,7 +24,9 @@ pub fn backend_checks(
     global_log: &[ir::LogTarget],
 ) -> Result<Vec<CheckSpec>, UpstreamBuildError> {
     let hc = &be.health_check;
-    let kind = Arc::new(if hc.tcp_check {
+    let kind = Arc::new(if hc.ssl_hello {
+        CheckKind::SslHello
+    } else if hc.tcp_check {
         CheckKind::Tcp(hc.tcp_rules.clone())
     } else if hc.httpchk
         && let Some(req) = &hc.http
