@@ -34,6 +34,8 @@ pub enum Context {
     HttpRequest,
     /// An `http-response` action.
     HttpResponse,
+    /// An `http-after-response` action.
+    HttpAfterResponse,
     /// A `tcp-request connection` action.
     TcpConnection,
     /// A `tcp-request content` action.
@@ -53,6 +55,7 @@ impl Context {
             Context::Server => "server options",
             Context::HttpRequest => "http-request actions",
             Context::HttpResponse => "http-response actions",
+            Context::HttpAfterResponse => "http-after-response actions",
             Context::TcpConnection => "tcp-request connection actions",
             Context::TcpContent => "tcp-request content actions",
             Context::Userlist => "userlist section",
@@ -69,6 +72,7 @@ impl Context {
             Context::Server => haproxy26::SERVER_OPTIONS.to_vec(),
             Context::HttpRequest => haproxy26::HTTP_REQUEST_ACTIONS.to_vec(),
             Context::HttpResponse => haproxy26::HTTP_RESPONSE_ACTIONS.to_vec(),
+            Context::HttpAfterResponse => haproxy26::HTTP_AFTER_RESPONSE_ACTIONS.to_vec(),
             Context::TcpConnection => haproxy26::TCP_REQUEST_CONNECTION_ACTIONS.to_vec(),
             Context::TcpContent => haproxy26::TCP_REQUEST_CONTENT_ACTIONS.to_vec(),
             Context::Userlist => vec!["user", "group"],
@@ -291,6 +295,11 @@ pub static TABLE: &[Keyword] = &[
     s(Proxy, "acl", "named ACL declaration"),
     s(Proxy, "http-request", "HTTP request rules"),
     s(Proxy, "http-response", "HTTP response rules"),
+    s(
+        Proxy,
+        "http-after-response",
+        "rules run on every response sent, the proxy's own ones included",
+    ),
     s(
         Proxy,
         "tcp-request connection",
@@ -692,6 +701,21 @@ pub static TABLE: &[Keyword] = &[
         "regex-rewrite each comma-separated value",
     ),
     s(HttpRequest, "set-path", "rewrite the path"),
+    s(
+        HttpRequest,
+        "replace-path",
+        "regex-rewrite the path (query string kept)",
+    ),
+    s(
+        HttpRequest,
+        "replace-pathq",
+        "regex-rewrite the path with its query string",
+    ),
+    s(
+        HttpRequest,
+        "replace-uri",
+        "regex-rewrite the request target as received",
+    ),
     s(HttpRequest, "set-query", "rewrite the query string"),
     s(HttpRequest, "set-var", "set a variable"),
     s(HttpRequest, "unset-var", "unset a variable"),
@@ -721,6 +745,49 @@ pub static TABLE: &[Keyword] = &[
         "deny",
         "replace the response with an error (502 by default)",
     ),
+    s(
+        HttpResponse,
+        "set-status",
+        "replace the status code (and reason)",
+    ),
+    // http-after-response actions
+    s(
+        HttpAfterResponse,
+        "allow",
+        "stop evaluating this proxy's after-response rules",
+    ),
+    s(
+        HttpAfterResponse,
+        "set-header",
+        "replace a header of the response",
+    ),
+    s(
+        HttpAfterResponse,
+        "add-header",
+        "append a header to the response",
+    ),
+    s(
+        HttpAfterResponse,
+        "del-header",
+        "remove a header of the response",
+    ),
+    s(
+        HttpAfterResponse,
+        "replace-header",
+        "regex-rewrite a header of the response",
+    ),
+    s(
+        HttpAfterResponse,
+        "replace-value",
+        "regex-rewrite header values of the response",
+    ),
+    s(
+        HttpAfterResponse,
+        "set-status",
+        "replace the status code (and reason)",
+    ),
+    s(HttpAfterResponse, "set-var", "set a variable"),
+    s(HttpAfterResponse, "unset-var", "unset a variable"),
     // tcp-request actions
     s(TcpConnection, "accept", "accept the connection"),
     s(TcpConnection, "reject", "close the connection"),

@@ -293,6 +293,12 @@ pub enum Fetch {
     /// `req.proto_http`: the request buffer holds a valid HTTP request.
     ReqProtoHttp,
     Status,
+    /// `capture.req.hdr(N)` / `capture.res.hdr(N)`: slot N of the
+    /// frontend's `capture request|response header` lines.
+    CaptureHdr {
+        dir: HttpDir,
+        slot: i64,
+    },
     /// `hdr`/`req.hdr`/`res.hdr`/`shdr` (comma-split values) and
     /// `req.fhdr`/`res.fhdr` (`full`: whole line values). `occurrence`
     /// absent: the last one in expressions, every one in ACLs.
@@ -377,6 +383,7 @@ impl Fetch {
             Fetch::Method => Meth,
             Fetch::ReqProtoHttp => Bool,
             Fetch::Status => Int,
+            Fetch::CaptureHdr { .. } => Str,
             Fetch::Hdr { .. } => Str,
             Fetch::HdrCnt { .. } | Fetch::HdrVal { .. } => Int,
             Fetch::HdrIp { .. } => Ipv4,

@@ -232,6 +232,8 @@ pub struct ProxyCommon {
     pub tcp_request_content: Vec<TcpRule>,
     pub http_request: Vec<HttpRule>,
     pub http_response: Vec<HttpRule>,
+    /// `http-after-response`: run on every response sent, the proxy's own too.
+    pub http_after_response: Vec<HttpRule>,
     /// `option forwardfor`.
     pub forward_for: Option<ForwardFor>,
     /// `option http-server-close`.
@@ -837,6 +839,17 @@ pub enum HttpAction {
     },
     SetPath(LogFormat),
     SetQuery(LogFormat),
+    /// `replace-path` / `replace-pathq` / `replace-uri <regex> <format>`.
+    ReplaceUri {
+        part: UriPart,
+        regex: String,
+        replacement: LogFormat,
+    },
+    /// `set-status <code> [reason <text>]` (responses).
+    SetStatus {
+        status: u16,
+        reason: Option<String>,
+    },
     SetVar {
         var: expr::VarName,
         value: Sample,
@@ -848,6 +861,17 @@ pub enum HttpAction {
     Auth {
         realm: Option<String>,
     },
+}
+
+/// The part of the request target a `replace-*` action rewrites.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum UriPart {
+    /// `replace-path`: the path, without the query string.
+    Path,
+    /// `replace-pathq`: the path and the query string.
+    PathQuery,
+    /// `replace-uri`: the whole target as received (absolute form included).
+    Uri,
 }
 
 /// How `del-header -m` matches names.

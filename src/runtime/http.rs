@@ -6,9 +6,10 @@
 //! `allow` ends the rule set, `deny`/`return`/`redirect`/`auth` answer at once,
 //! header rewrites apply immediately so later rules see them.
 
+use super::after;
 use super::compress;
 use super::errors::{default_response, parse_raw_response};
-use super::eval::{self, LfTarget, SessVars, Txn, UserAuth, Vars};
+use super::eval::{self, Captures, LfTarget, SessVars, Txn, UserAuth, Vars};
 use super::facts::{BackendTlsFacts, ConnFacts, LogFacts, TermCause};
 use super::generation::{ConnTls, Generation};
 use super::h1guard::{Phase, PhaseBody};
@@ -89,7 +90,14 @@ pub async fn handle(
         &mut chosen,
     )
     .await;
-    log.status = response.status().as_u16() as i64;
+    let (mut res_parts, mut body) = response.into_parts();
+    // Every response, the proxy's own included, goes through them last.
+    let caps = Captures {
+        req: &log.req_captures,
+        res: &log.res_captures,
+    };
+    after::run(&ctx, chosen, &parts, &mut res_parts, &mut vars, caps);
+    log.status = res_parts.status.as_u16() as i64;
     let pending = PendingLog {
         generation: generation.clone(),
         frontend: ctx.frontend,
@@ -99,7 +107,6 @@ pub async fn handle(
         log,
         started,
     };
-    let (mut res_parts, mut body) = response.into_parts();
     // compression: the backend's settings, else the frontend's, as HAProxy.
     let compression = chosen
         .and_then(|i| generation.config.backends[i].common.compression.as_ref())
@@ -165,7 +172,11 @@ async fn pipeline(
     }
     let facts = &ctx.facts;
     let auth: &(dyn UserAuth + Sync) = &generation.userlists;
-    if let Verdict::Reply(r) = request_rules(&fe.common, facts, auth, parts, vars) {
+    let caps = Captures {
+        req: &log.req_captures,
+        res: &[],
+    };
+    if let Verdict::Reply(r) = request_rules(&fe.common, facts, auth, parts, vars, caps) {
         log.termination.cause = TermCause::Local;
         return boxed(r);
     }
@@ -183,7 +194,11 @@ async fn pipeline(
     // A listen's backend half is the same proxy: its rules already ran.
     let same_proxy = be.common.name == fe.common.name && be.common.origin == fe.common.origin;
     if !same_proxy {
-        let verdict = match request_rules(&be.common, facts, auth, parts, vars) {
+        let caps = Captures {
+            req: &log.req_captures,
+            res: &[],
+        };
+        let verdict = match request_rules(&be.common, facts, auth, parts, vars, caps) {
             Verdict::Reply(r) => Some(r),
             Verdict::Continue => redirect_rules(&be.common, facts, auth, parts, vars),
         };
@@ -232,12 +247,17 @@ async fn pipeline(
             if !same_proxy {
                 rules.push(&fe.common);
             }
+            let caps = Captures {
+                req: &log.req_captures,
+                res: &log.res_captures,
+            };
             for common in rules {
                 let server = ServerSide {
                     res: &mut res_parts,
                     tls: tls.as_deref(),
                 };
-                if let Verdict::Reply(r) = response_rules(common, facts, auth, parts, server, vars)
+                if let Verdict::Reply(r) =
+                    response_rules(common, facts, auth, parts, server, vars, caps)
                 {
                     return boxed(r);
                 }
@@ -336,11 +356,13 @@ fn request_rules(
     auth: &(dyn UserAuth + Sync),
     parts: &mut http::request::Parts,
     vars: &mut Vars,
+    caps: Captures,
 ) -> Verdict {
     for rule in &common.http_request {
         let step = {
             let mut t = Txn::new(facts, vars);
             t.auth = auth;
+            t.captures = caps;
             t.req = Some(parts);
             if !cond_holds(&rule.cond, &common.acls, &mut t) {
                 continue;
@@ -360,7 +382,7 @@ fn request_rules(
             Step::UnsetVar(var) => {
                 vars.unset(&var);
             }
-            Step::Nothing => {}
+            Step::Status(..) | Step::Nothing => {}
         }
     }
     Verdict::Continue
@@ -400,12 +422,14 @@ fn response_rules(
     req: &http::request::Parts,
     server: ServerSide<'_>,
     vars: &mut Vars,
+    caps: Captures,
 ) -> Verdict {
     let ServerSide { res, tls } = server;
     for rule in &common.http_response {
         let step = {
             let mut t = Txn::new(facts, vars);
             t.auth = auth;
+            t.captures = caps;
             t.req = Some(req);
             t.res = Some(res);
             t.backend_tls = tls;
@@ -418,6 +442,7 @@ fn response_rules(
             Step::Stop => return Verdict::Continue,
             Step::Reply(r) => return Verdict::Reply(r),
             Step::Headers(edit) => edit.apply(&mut res.headers),
+            Step::Status(code, reason) => set_status(res, code, reason),
             Step::SetVar(var, value) => {
                 if let Some(v) = value {
                     vars.set(&var, v);
@@ -432,11 +457,26 @@ fn response_rules(
     Verdict::Continue
 }
 
+/// `set-status`: the code, and the reason phrase HTTP/1 sends (the
+/// standard one for the code unless a `reason` is given, as HAProxy).
+pub(super) fn set_status(res: &mut http::response::Parts, code: u16, reason: Option<String>) {
+    if let Ok(s) = StatusCode::from_u16(code) {
+        res.status = s;
+    }
+    res.extensions.remove::<hyper::ext::ReasonPhrase>();
+    if let Some(r) = reason
+        && let Ok(p) = hyper::ext::ReasonPhrase::try_from(r.into_bytes())
+    {
+        res.extensions.insert(p);
+    }
+}
+
 /// What one matching rule does, computed while the transaction is borrowed.
-enum Step {
+pub(super) enum Step {
     Stop,
     Reply(Response<Bytes>),
     Headers(HeaderEdit),
+    Status(u16, Option<String>),
     Uri(Uri),
     SetVar(crate::ir::expr::VarName, Option<eval::Value>),
     UnsetVar(crate::ir::expr::VarName),
@@ -444,7 +484,7 @@ enum Step {
 }
 
 /// A header rewrite, applied to the request or the response.
-enum HeaderEdit {
+pub(super) enum HeaderEdit {
     Set(HeaderName, Option<HeaderValue>),
     Add(HeaderName, Option<HeaderValue>),
     Del(String, HeaderMatch),
@@ -457,7 +497,7 @@ enum HeaderEdit {
 }
 
 impl HeaderEdit {
-    fn apply(self, headers: &mut HeaderMap) {
+    pub(super) fn apply(self, headers: &mut HeaderMap) {
         match self {
             HeaderEdit::Set(name, value) => {
                 headers.remove(&name);
@@ -568,7 +608,12 @@ fn header_name(name: &str) -> Option<HeaderName> {
 }
 
 /// Computes what a matching rule does.
-fn plan(rule: &HttpRule, common: &ProxyCommon, t: &mut Txn, req: &http::request::Parts) -> Step {
+pub(super) fn plan(
+    rule: &HttpRule,
+    common: &ProxyCommon,
+    t: &mut Txn,
+    req: &http::request::Parts,
+) -> Step {
     match &rule.action {
         HttpAction::Allow => Step::Stop,
         HttpAction::SetHeader { name, value } | HttpAction::AddHeader { name, value } => {
@@ -619,6 +664,18 @@ fn plan(rule: &HttpRule, common: &ProxyCommon, t: &mut Txn, req: &http::request:
             };
             rebuild_uri(&req.uri, &pq)
         }
+        HttpAction::ReplaceUri {
+            part,
+            regex,
+            replacement,
+        } => {
+            let Ok(re) = regex::bytes::Regex::new(regex) else {
+                return Step::Nothing;
+            };
+            let with = render(replacement, LfTarget::Http, t);
+            replace_uri(&req.uri, *part, &re, &with)
+        }
+        HttpAction::SetStatus { status, reason } => Step::Status(*status, reason.clone()),
         HttpAction::SetVar { var, value } => Step::SetVar(var.clone(), eval::eval_sample(value, t)),
         HttpAction::UnsetVar(var) => Step::UnsetVar(var.clone()),
         HttpAction::Deny(reply) | HttpAction::Return(reply) => {
@@ -633,6 +690,33 @@ fn plan(rule: &HttpRule, common: &ProxyCommon, t: &mut Txn, req: &http::request:
             }
             Step::Reply(res)
         }
+    }
+}
+
+/// `replace-path|pathq|uri`: when the regex matches the part, the part
+/// becomes the replacement with its `\N` references (HAProxy's exp_replace).
+fn replace_uri(uri: &Uri, part: ir::UriPart, re: &regex::bytes::Regex, with: &[u8]) -> Step {
+    let pq = uri.path_and_query().map_or("/", |p| p.as_str());
+    let subject = match part {
+        ir::UriPart::Path => uri.path().to_string(),
+        ir::UriPart::PathQuery => pq.to_string(),
+        ir::UriPart::Uri => uri.to_string(),
+    };
+    if !re.is_match(subject.as_bytes()) {
+        return Step::Nothing;
+    }
+    let new =
+        String::from_utf8_lossy(&replace_all_anchored(re, subject.as_bytes(), with)).into_owned();
+    match part {
+        ir::UriPart::Path => {
+            let query = uri.query().map(|q| format!("?{q}")).unwrap_or_default();
+            rebuild_uri(uri, &format!("{new}{query}"))
+        }
+        ir::UriPart::PathQuery => rebuild_uri(uri, &new),
+        ir::UriPart::Uri => match new.parse::<Uri>() {
+            Ok(u) => Step::Uri(u),
+            Err(_) => Step::Nothing,
+        },
     }
 }
 

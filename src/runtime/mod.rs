@@ -8,6 +8,7 @@
 pub mod admin;
 mod admin_cmd;
 pub mod affinity;
+mod after;
 pub mod auth;
 pub mod balance;
 mod calendar;

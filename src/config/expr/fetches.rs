@@ -168,6 +168,11 @@ pub(crate) fn class_of(fetch: &Fetch) -> Class {
         Fetch::ReqProtoHttp => Class::ProtoHttp,
         Fetch::ResVer => Class::HttpResHeaders,
         Fetch::Status => Class::HttpResponse,
+        // HAProxy: SMP_USE_HRQHP / SMP_USE_HRSHP, like `method` / `status`.
+        Fetch::CaptureHdr { dir, .. } => match dir {
+            HttpDir::Request => Class::HttpRequest,
+            HttpDir::Response => Class::HttpResponse,
+        },
         Fetch::Hdr { dir, .. }
         | Fetch::HdrCnt { dir, .. }
         | Fetch::HdrVal { dir, .. }
@@ -290,6 +295,8 @@ specs! {
     "req.proto_http" => NONE, 0;
     "req_proto_http" => NONE, 0;
     "status" => NONE, 0;
+    "capture.req.hdr" => &[ArgKind::Int], 1;
+    "capture.res.hdr" => &[ArgKind::Int], 1;
     "hdr" => HDR, 0;
     "req.hdr" => HDR, 0;
     "res.hdr" => HDR, 0;
@@ -453,6 +460,10 @@ pub(crate) fn build(
         "res.ver" | "resp_ver" => Fetch::ResVer,
         "req.proto_http" | "req_proto_http" => Fetch::ReqProtoHttp,
         "status" => Fetch::Status,
+        "capture.req.hdr" | "capture.res.hdr" => Fetch::CaptureHdr {
+            dir: if name == "capture.req.hdr" { Req } else { Res },
+            slot: n(0).unwrap_or(0),
+        },
         "hdr" => hdr(dir, false)?,
         "req.hdr" => hdr(Req, false)?,
         "res.hdr" | "shdr" => hdr(Res, false)?,

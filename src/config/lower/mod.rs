@@ -151,6 +151,7 @@ impl Lowerer<'_> {
             Context::Server => "server option",
             Context::HttpRequest => "http-request action",
             Context::HttpResponse => "http-response action",
+            Context::HttpAfterResponse => "http-after-response action",
             Context::TcpConnection => "tcp-request connection action",
             Context::TcpContent => "tcp-request content action",
         };
@@ -242,5 +243,7 @@ pub(crate) fn place(section: &Section) -> String {
     section.describe()
 }
 
+#[cfg(test)]
+mod rules_tests;
 #[cfg(test)]
 mod tests;

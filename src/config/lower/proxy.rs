@@ -50,6 +50,7 @@ pub(crate) struct ProxyBuilder {
     pub tcp_request_content: Vec<ir::TcpRule>,
     pub http_request: Vec<ir::HttpRule>,
     pub http_response: Vec<ir::HttpRule>,
+    pub http_after_response: Vec<ir::HttpRule>,
     pub redirects: Vec<ir::RedirectRule>,
     pub forward_for: Option<ForwardFor>,
     pub http_server_close: bool,
@@ -115,6 +116,7 @@ impl ProxyBuilder {
             tcp_request_content: Vec::new(),
             http_request: Vec::new(),
             http_response: Vec::new(),
+            http_after_response: Vec::new(),
             redirects: Vec::new(),
             forward_for: None,
             http_server_close: false,
@@ -477,6 +479,7 @@ fn check_userlists(cx: &mut Lowerer, p: &ProxyBuilder, userlists: &[Userlist]) {
         .http_request
         .iter()
         .chain(&p.http_response)
+        .chain(&p.http_after_response)
         .filter_map(|r| r.cond.as_ref())
         .chain(
             p.tcp_request_connection
@@ -562,6 +565,7 @@ fn split_builder(p: ProxyBuilder) -> (ProxyCommon, BuilderRest) {
         tcp_request_content: p.tcp_request_content,
         http_request: p.http_request,
         http_response: p.http_response,
+        http_after_response: p.http_after_response,
         redirects: p.redirects,
         forward_for: p.forward_for,
         http_server_close: p.http_server_close,
@@ -802,12 +806,21 @@ fn proxy_line(
             }
             Ok(())
         }
-        "http-request" | "http-response" => {
-            let kind = if name == "http-request" {
-                RuleKind::HttpRequest
-            } else {
-                RuleKind::HttpResponse
+        "http-request" | "http-response" | "http-after-response" => {
+            let kind = match name {
+                "http-request" => RuleKind::HttpRequest,
+                "http-response" => RuleKind::HttpResponse,
+                _ => RuleKind::HttpAfterResponse,
             };
+            if section.kind == SectionKind::Defaults && section.name.is_none() {
+                // HAProxy 2.6: rules live only in named defaults (a proxy
+                // refers to them with `from`), never in anonymous ones.
+                return Err(Diagnostic::error(format!(
+                    "'{name}' not allowed in anonymous 'defaults' section"
+                ))
+                .at(kw.span)
+                .help("name the section ('defaults mydefaults') and use 'from mydefaults' in the proxies, or move the rule into the proxies"));
+            }
             if p.mode == Mode::Tcp && section.kind != SectionKind::Defaults {
                 cx.warn(
                     kw.span,
@@ -817,6 +830,7 @@ fn proxy_line(
             let rule = rules::http_rule(cx, p, line, kind, where_)?;
             match kind {
                 RuleKind::HttpRequest => p.http_request.push(rule),
+                RuleKind::HttpAfterResponse => p.http_after_response.push(rule),
                 _ => p.http_response.push(rule),
             }
             Ok(())

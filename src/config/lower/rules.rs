@@ -19,6 +19,7 @@ use std::sync::Arc;
 pub(crate) enum RuleKind {
     HttpRequest,
     HttpResponse,
+    HttpAfterResponse,
     TcpConnection,
     TcpContent,
 }
@@ -27,7 +28,9 @@ impl RuleKind {
     fn stage(self) -> Stage {
         match self {
             RuleKind::HttpRequest => Stage::HttpRequest,
-            RuleKind::HttpResponse => Stage::HttpResponse,
+            // HAProxy checks these conditions at the response-header
+            // checkpoint, like http-response.
+            RuleKind::HttpResponse | RuleKind::HttpAfterResponse => Stage::HttpResponse,
             RuleKind::TcpConnection => Stage::TcpConnection,
             RuleKind::TcpContent => Stage::TcpContent,
         }
@@ -37,6 +40,7 @@ impl RuleKind {
         match self {
             RuleKind::HttpRequest => Context::HttpRequest,
             RuleKind::HttpResponse => Context::HttpResponse,
+            RuleKind::HttpAfterResponse => Context::HttpAfterResponse,
             RuleKind::TcpConnection => Context::TcpConnection,
             RuleKind::TcpContent => Context::TcpContent,
         }
@@ -46,6 +50,7 @@ impl RuleKind {
         match self {
             RuleKind::HttpRequest => "http-request",
             RuleKind::HttpResponse => "http-response",
+            RuleKind::HttpAfterResponse => "http-after-response",
             RuleKind::TcpConnection => "tcp-request connection",
             RuleKind::TcpContent => "tcp-request content",
         }
@@ -236,6 +241,38 @@ pub(crate) fn http_rule(
         "set-query" => {
             exactly(1)?;
             HttpAction::SetQuery(fmt(cx, &args[0])?)
+        }
+        "replace-path" | "replace-pathq" | "replace-uri" => {
+            exactly(2)?;
+            let re = regex(&args[0])?;
+            let replacement = fmt(cx, &args[1])?;
+            let part = match name {
+                "replace-path" => ir::UriPart::Path,
+                "replace-pathq" => ir::UriPart::PathQuery,
+                _ => ir::UriPart::Uri,
+            };
+            HttpAction::ReplaceUri {
+                part,
+                regex: re,
+                replacement,
+            }
+        }
+        "set-status" => {
+            let code = arg(args, 0, act, "a status code")?;
+            let status = uint_in(code, "set-status", 100, 999)? as u16;
+            let reason = match &args[1..] {
+                [] => None,
+                [r, text] if r.text == "reason" => Some(text.text.clone()),
+                _ => {
+                    return Err(Diagnostic::error(format!(
+                        "'{} set-status' expects '<status> [reason <str>]'",
+                        kind.keyword()
+                    ))
+                    .at(act.span)
+                    .help("e.g. 'set-status 503 reason \"Slow Down\"'"));
+                }
+            };
+            HttpAction::SetStatus { status, reason }
         }
         "set-var" => {
             let var = var_name(act, paren)?;

@@ -196,6 +196,16 @@ fn fetch_one(f: &Fetch, t: &mut Txn) -> Option<Value> {
         Fetch::ResVer => text(version_text(t.res?.version)),
         Fetch::ReqProtoHttp => t.req.map(|_| Value::Bool(true)),
         Fetch::Status => Some(Value::Int(i64::from(t.res?.status.as_u16()))),
+        Fetch::CaptureHdr { dir, slot } => {
+            let slots = match (t.log, dir) {
+                (Some(l), HttpDir::Request) => l.req_captures.as_slice(),
+                (Some(l), HttpDir::Response) => l.res_captures.as_slice(),
+                (None, HttpDir::Request) => t.captures.req,
+                (None, HttpDir::Response) => t.captures.res,
+            };
+            let v = slots.get(usize::try_from(*slot).ok()?)?.as_deref()?;
+            Some(Value::Str(Bytes::copy_from_slice(v)))
+        }
         Fetch::HdrCnt { dir, name, full } => {
             let map = headers_of(t, *dir)?;
             let n = if *full {

@@ -81,6 +81,16 @@ pub struct Txn<'a> {
     /// (`ssl_bc*`, `ssl_s_*`); `None` before a server answered or when
     /// that connection is clear text.
     pub backend_tls: Option<&'a BackendTlsFacts>,
+    /// `capture request|response header` slots, for `capture.req.hdr(N)`
+    /// and `capture.res.hdr(N)` in rules (logs read them from `log`).
+    pub captures: Captures<'a>,
+}
+
+/// The captured header values of the frontend, by slot.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Captures<'a> {
+    pub req: &'a [Option<Vec<u8>>],
+    pub res: &'a [Option<Vec<u8>>],
 }
 
 impl<'a> Txn<'a> {
@@ -96,6 +106,7 @@ impl<'a> Txn<'a> {
             content: None,
             log: None,
             backend_tls: None,
+            captures: Captures::default(),
         }
     }
 }

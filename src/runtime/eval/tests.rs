@@ -149,6 +149,7 @@ impl World {
             content: self.content.as_ref(),
             log: self.log.as_ref(),
             backend_tls: self.backend_tls.as_ref(),
+            captures: Default::default(),
         }
     }
 

@@ -88,10 +88,13 @@ impl Vars {
     }
 
     /// The response starts: `req.*` variables disappear and `res.*` ones
-    /// become usable.
+    /// become usable. Idempotent: the after-response rules call it again
+    /// and must not lose the `res.*` variables of the http-response rules.
     pub fn start_response(&mut self) {
-        self.reqres.clear();
-        self.phase = ReqRes::Response;
+        if self.phase != ReqRes::Response {
+            self.reqres.clear();
+            self.phase = ReqRes::Response;
+        }
     }
 
     /// The connection's `sess.*` variables, to hand to its next transaction.

@@ -1,0 +1,186 @@
+//! `http-after-response`, `set-status`, `capture.req.hdr` / `capture.res.hdr`
+//! and the `replace-path|pathq|uri` actions, end to end: a proxy started
+//! in-process on 127.0.0.1 in front of a real origin, driven by a real client.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)] // a test failing loudly is the point
+
+mod common;
+
+use bytes::Bytes;
+use common::runtime::{free_port, get, start as proxy};
+use http_body_util::Full;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// An origin that answers 200 with the request target it received.
+async fn origin() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind origin");
+    let addr = listener.local_addr().expect("origin addr");
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let svc = service_fn(move |req: Request<hyper::body::Incoming>| async move {
+                    let res = Response::builder()
+                        .header("x-origin", "o1")
+                        .header("x-secret", "leak")
+                        .body(Full::new(Bytes::from(format!("target={}\n", req.uri()))))
+                        .expect("response");
+                    Ok::<_, Infallible>(res)
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+/// The status line of a raw HTTP/1.1 GET (reason phrase included).
+async fn status_line(port: u16, path: &str) -> String {
+    let mut s = TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("connect");
+    let req = format!("GET {path} HTTP/1.1\r\nhost: t\r\nconnection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).await.expect("write");
+    let mut out = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut out))
+        .await
+        .expect("answer in time")
+        .expect("read");
+    let text = String::from_utf8_lossy(&out).into_owned();
+    text.lines().next().unwrap_or("").to_string()
+}
+
+const DEFAULTS: &str = "defaults\n    mode http\n    timeout client 5s\n    timeout connect 1s\n    timeout server 2s\n";
+
+#[tokio::test]
+async fn after_response_rules_apply_to_every_response_backend_first() {
+    let o = origin().await;
+    let dead = free_port();
+    let port = free_port();
+    let p = proxy(&format!(
+        "{DEFAULTS}frontend fe
+    bind 127.0.0.1:{port}
+    http-request set-var(txn.p) path
+    http-request return status 200 content-type text/plain string ret if {{ path /ret }}
+    http-request deny if {{ path /deny }}
+    http-request redirect location /elsewhere if {{ path /redir }}
+    use_backend dead if {{ path /dead }}
+    default_backend be
+    http-after-response set-header x-order \"%[res.hdr(x-order)],fe\"
+    http-after-response set-header x-fe yes
+    http-after-response set-status 299 reason \"All Fine\" if {{ var(txn.p) -m str /status }} {{ status eq 200 }}
+backend be
+    http-response deny if {{ var(txn.p) -m str /resdeny }}
+    http-after-response allow if {{ var(txn.p) -m str /allow }}
+    http-after-response set-header x-order be
+    http-after-response del-header x-secret
+    server o {o}
+backend dead
+    retries 0
+    server gone 127.0.0.1:{dead}
+"
+    ))
+    .await;
+
+    // The server's answer: the backend's rules run, then the frontend's.
+    let r = get(port, "/", &[]).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("x-order"), "be,fe");
+    assert_eq!(r.header("x-fe"), "yes");
+    assert_eq!(r.header("x-secret"), "", "del-header did not run");
+    assert_eq!(r.header("x-origin"), "o1");
+
+    // The proxy's own answers: return, deny, redirect (no backend chosen).
+    for (path, status) in [("/ret", 200), ("/deny", 403), ("/redir", 302)] {
+        let r = get(port, path, &[]).await;
+        assert_eq!(r.status, status, "{path}");
+        assert_eq!(r.header("x-fe"), "yes", "{path}");
+        assert_eq!(r.header("x-order"), ",fe", "{path}: backend rules ran");
+    }
+    // The 503 of a dead server, and an http-response deny (502).
+    for (path, status) in [("/dead", 503), ("/resdeny", 502)] {
+        let r = get(port, path, &[]).await;
+        assert_eq!(r.status, status, "{path}");
+        assert_eq!(r.header("x-fe"), "yes", "{path}");
+    }
+    assert_eq!(get(port, "/resdeny", &[]).await.header("x-order"), "be,fe");
+
+    // allow ends the backend's rules only; the frontend's still run.
+    let r = get(port, "/allow", &[]).await;
+    assert_eq!(r.header("x-order"), ",fe");
+    assert_eq!(r.header("x-secret"), "leak");
+    assert_eq!(r.header("x-fe"), "yes");
+
+    // set-status with its reason phrase, only when the condition holds.
+    assert_eq!(status_line(port, "/status").await, "HTTP/1.1 299 All Fine");
+    assert_eq!(status_line(port, "/").await, "HTTP/1.1 200 OK");
+    p.shutdown().await;
+}
+
+#[tokio::test]
+async fn captured_headers_are_readable_in_rules() {
+    let o = origin().await;
+    let port = free_port();
+    let p = proxy(&format!(
+        "{DEFAULTS}frontend fe
+    bind 127.0.0.1:{port}
+    capture request header x-unused len 10
+    capture request header x-key len 5
+    capture response header x-origin len 1
+    http-request return status 200 hdr x-cap \"%[capture.req.hdr(1)]\" if {{ path /ret }}
+    http-after-response set-header x-rcap \"%[capture.res.hdr(0)]\" if {{ capture.res.hdr(0) -m found }}
+    http-after-response set-header x-qcap \"%[capture.req.hdr(1)]\"
+    default_backend be
+backend be
+    server o {o}
+"
+    ))
+    .await;
+    let r = get(port, "/ret", &[("x-key", "abcdefgh")]).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("x-cap"), "abcde");
+    assert_eq!(r.header("x-rcap"), "", "no server answered");
+    let r = get(port, "/", &[("x-key", "xy")]).await;
+    assert_eq!(r.header("x-rcap"), "o");
+    assert_eq!(r.header("x-qcap"), "xy");
+    p.shutdown().await;
+}
+
+#[tokio::test]
+async fn replace_path_pathq_and_uri_rewrite_the_target() {
+    let o = origin().await;
+    let port = free_port();
+    let p = proxy(&format!(
+        "{DEFAULTS}frontend fe
+    bind 127.0.0.1:{port}
+    http-request replace-path /api(/)?(.*) /\\2 if {{ path_beg /api }}
+    http-request replace-pathq /q/([^?]*)\\?(.*) /\\2/\\1 if {{ path_beg /q/ }}
+    http-request replace-uri ^/u/(.*) /v/\\1 if {{ path_beg /u/ }}
+    default_backend be
+backend be
+    server o {o}
+"
+    ))
+    .await;
+    let r = get(port, "/api/items?x=1", &[]).await;
+    assert_eq!(r.body.trim(), "target=/items?x=1");
+    let r = get(port, "/q/abc?def", &[]).await;
+    assert_eq!(r.body.trim(), "target=/def/abc");
+    let r = get(port, "/u/w?z", &[]).await;
+    assert_eq!(r.body.trim(), "target=/v/w?z");
+    // No match: unchanged.
+    let r = get(port, "/other", &[]).await;
+    assert_eq!(r.body.trim(), "target=/other");
+    p.shutdown().await;
+}
