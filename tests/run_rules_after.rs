@@ -184,3 +184,40 @@ backend be
     assert_eq!(r.body.trim(), "target=/other");
     p.shutdown().await;
 }
+
+#[tokio::test]
+async fn disabled_proxies_are_not_started_and_disabled_backends_answer_503() {
+    let o = origin().await;
+    let port = free_port();
+    let off_port = free_port();
+    let p = proxy(&format!(
+        "defaults d\n    mode http\n    timeout client 5s\n    timeout connect 1s\n    timeout server 2s\n    disabled
+frontend off from d
+    bind 127.0.0.1:{off_port}
+    default_backend be
+frontend fe from d
+    enabled
+    bind 127.0.0.1:{port}
+    use_backend stopped if {{ path /stopped }}
+    default_backend be
+backend be from d
+    enabled
+    server o {o}
+backend stopped from d
+    http-request return status 200
+    server o {o}
+"
+    ))
+    .await;
+    let r = get(port, "/", &[]).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("x-origin"), "o1");
+    // The stopped backend's own rules do not run either.
+    assert_eq!(get(port, "/stopped", &[]).await.status, 503);
+    // The disabled frontend was never bound.
+    assert!(
+        TcpStream::connect(("127.0.0.1", off_port)).await.is_err(),
+        "a disabled frontend listens"
+    );
+    p.shutdown().await;
+}

@@ -269,6 +269,21 @@ pub static TABLE: &[Keyword] = &[
     ),
     s(
         Global,
+        "stats bind-process",
+        "accepted with a warning: deprecated in HAProxy 2.6, and portcullis is one process",
+    ),
+    s(
+        Global,
+        "tune.maxaccept",
+        "accepted with a warning: each listener accepts in its own task, there is no accept batch to bound",
+    ),
+    s(
+        Global,
+        "ssl-load-extra-del-ext",
+        "the side key of 'crt site.crt' is 'site.key' instead of 'site.crt.key'",
+    ),
+    s(
+        Global,
         "tune.ssl.default-dh-param",
         "accepted with a warning: no finite-field DHE suite is ever offered, so it has no effect",
     ),
@@ -279,6 +294,12 @@ pub static TABLE: &[Keyword] = &[
     ),
     // proxies
     s(Proxy, "mode", "http or tcp"),
+    s(
+        Proxy,
+        "disabled",
+        "do not start the proxy: a frontend is not bound, a backend answers 503",
+    ),
+    s(Proxy, "enabled", "undo an inherited disabled"),
     s(Proxy, "bind", "listening address with its TLS settings"),
     s(Proxy, "server", "a backend server"),
     s(

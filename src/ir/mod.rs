@@ -234,6 +234,9 @@ pub struct ProxyCommon {
     pub http_response: Vec<HttpRule>,
     /// `http-after-response`: run on every response sent, the proxy's own too.
     pub http_after_response: Vec<HttpRule>,
+    /// `disabled`: a disabled backend answers 503 without running its rules
+    /// (a disabled frontend is not in the configuration at all: never bound).
+    pub disabled: bool,
     /// `option forwardfor`.
     pub forward_for: Option<ForwardFor>,
     /// `option http-server-close`.

@@ -188,8 +188,15 @@ async fn pipeline(
         log.termination.cause = TermCause::Local;
         return boxed(error_page(&fe.common, 503));
     };
-    *chosen = Some(be_idx);
     let be = &generation.config.backends[be_idx];
+    if be.common.disabled {
+        // A disabled backend is stopped: no rule of it runs, no server is
+        // tried; HAProxy answers 503.
+        log.backend = Arc::from(be.common.name.as_str());
+        log.termination.cause = TermCause::Local;
+        return boxed(error_page(&fe.common, 503));
+    }
+    *chosen = Some(be_idx);
     log.backend = Arc::from(be.common.name.as_str());
     // A listen's backend half is the same proxy: its rules already ran.
     let same_proxy = be.common.name == fe.common.name && be.common.origin == fe.common.origin;

@@ -139,6 +139,8 @@ pub struct Loader {
     crls: HashMap<PathBuf, Result<Arc<CrlSet>, TlsError>>,
     system_paths: SystemCaPaths,
     files_read: usize,
+    /// `ssl-load-extra-del-ext`: `site.crt` finds its key in `site.key`.
+    del_ext: bool,
 }
 
 impl Default for Loader {
@@ -169,7 +171,14 @@ impl Loader {
             crls: HashMap::new(),
             system_paths,
             files_read: 0,
+            del_ext: false,
         }
+    }
+
+    /// `ssl-load-extra-del-ext`: from now on, the side key of `<name>.crt` is
+    /// `<name>.key` instead of `<name>.crt.key` (HAProxy only strips `.crt`).
+    pub fn set_extra_del_ext(&mut self, on: bool) {
+        self.del_ext = on;
     }
 
     /// How many files have been read so far (shows the memoisation works).
@@ -278,7 +287,7 @@ impl Loader {
                 return Err(TlsError::EncryptedKey { key_path: owned() });
             }
             None => {
-                let key_path = side_key_path(path);
+                let key_path = side_key_path(path, self.del_ext);
                 (self.load_side_key(&key_path)?, key_path)
             }
         };
@@ -371,9 +380,14 @@ fn cache_key(path: &Path) -> PathBuf {
     fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
-/// `<crt>.key`: the name is extended, not replaced (`site.pem.key`).
-fn side_key_path(path: &Path) -> PathBuf {
-    let mut s = path.as_os_str().to_os_string();
+/// `<crt>.key`: the name is extended, not replaced (`site.pem.key`); with
+/// `ssl-load-extra-del-ext` a `.crt` extension is replaced (`site.key`).
+fn side_key_path(path: &Path, del_ext: bool) -> PathBuf {
+    let base = match path.to_str().and_then(|s| s.strip_suffix(".crt")) {
+        Some(stem) if del_ext => Path::new(stem),
+        _ => path,
+    };
+    let mut s = base.as_os_str().to_os_string();
     s.push(".key");
     PathBuf::from(s)
 }

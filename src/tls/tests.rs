@@ -34,6 +34,24 @@ fn err_of<T: std::fmt::Debug>(r: Result<T, TlsError>) -> TlsError {
 // ---------------------------------------------------------------- crt
 
 #[test]
+fn ssl_load_extra_del_ext_finds_the_key_without_the_crt_extension() -> TestResult {
+    let d = tmp()?;
+    let (cert, key) = leaf("noext.test", Alg::P256, None)?;
+    let crt = write(d.path(), "site.crt", &cert.pem())?;
+    let key_file = write(d.path(), "site.key", &key.serialize_pem())?;
+    // HAProxy's default: the key would be `site.crt.key`, which is missing.
+    assert!(Loader::new().cert_key(&crt).is_err());
+    let mut loader = Loader::new();
+    loader.set_extra_del_ext(true);
+    let ck = loader.cert_key(&crt)?;
+    assert_eq!(ck.key_path, key_file);
+    // Only `.crt` is stripped: `site.pem` still looks for `site.pem.key`.
+    let pem = write(d.path(), "site.pem", &cert.pem())?;
+    assert!(loader.cert_key(&pem).is_err());
+    Ok(())
+}
+
+#[test]
 fn combined_pem_loads_for_every_supported_key_type() -> TestResult {
     let d = tmp()?;
     let mut loader = Loader::new();

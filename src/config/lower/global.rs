@@ -233,6 +233,14 @@ fn global_line(cx: &mut Lowerer, line: &Line, where_: &str) -> Result<(), Diagno
             cx.global.stats_sockets.push(sock);
             Ok(())
         }
+        "stats" if w.get(1).is_some_and(|s| s.text == "bind-process") => {
+            super::compat::stats_bind_process(cx, line)
+        }
+        "tune.maxaccept" => super::compat::tune_maxaccept(cx, line),
+        "ssl-load-extra-del-ext" => {
+            cx.loader.set_extra_del_ext(true);
+            done(1)
+        }
         "stats" if w.get(1).is_some_and(|s| s.text == "timeout") => {
             cx.global.stats_timeout = Some(super::statssock::stats_timeout(line)?);
             extra_words(line, 3, "stats timeout").map_or(Ok(()), Err)

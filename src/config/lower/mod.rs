@@ -10,6 +10,7 @@
 
 mod bind;
 mod checks;
+mod compat;
 mod cpumap;
 mod global;
 mod proxy;
@@ -244,6 +245,6 @@ pub(crate) fn place(section: &Section) -> String {
 }
 
 #[cfg(test)]
-mod rules_tests;
+mod keyword_tests;
 #[cfg(test)]
 mod tests;

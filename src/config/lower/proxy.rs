@@ -51,6 +51,7 @@ pub(crate) struct ProxyBuilder {
     pub http_request: Vec<ir::HttpRule>,
     pub http_response: Vec<ir::HttpRule>,
     pub http_after_response: Vec<ir::HttpRule>,
+    pub disabled: bool,
     pub redirects: Vec<ir::RedirectRule>,
     pub forward_for: Option<ForwardFor>,
     pub http_server_close: bool,
@@ -117,6 +118,7 @@ impl ProxyBuilder {
             http_request: Vec::new(),
             http_response: Vec::new(),
             http_after_response: Vec::new(),
+            disabled: false,
             redirects: Vec::new(),
             forward_for: None,
             http_server_close: false,
@@ -392,7 +394,8 @@ impl ProxySet {
                     ),
                 );
             }
-            let frontend = if p.has_frontend() {
+            // A disabled frontend is checked like any other but never started.
+            let frontend = if p.has_frontend() && !p.disabled {
                 listeners += p.binds.len();
                 let resolve = |cx: &mut Lowerer, w: &Word, what: &str| -> Option<usize> {
                     resolve_backend(cx, &p, w, what, &backend_index, &backend_modes)
@@ -426,7 +429,9 @@ impl ProxySet {
             let (fe_common, be_common) = match (frontend.is_some(), has_backend) {
                 (true, true) => (Some(common.clone()), Some(common)),
                 (true, false) => (Some(common), None),
-                (false, _) => (None, Some(common)),
+                (false, true) => (None, Some(common)),
+                // A disabled frontend: nothing to start.
+                (false, false) => (None, None),
             };
             if let (Some((use_backend, default_backend)), Some(common)) = (frontend, fe_common) {
                 frontends.push(Frontend {
@@ -566,6 +571,7 @@ fn split_builder(p: ProxyBuilder) -> (ProxyCommon, BuilderRest) {
         http_request: p.http_request,
         http_response: p.http_response,
         http_after_response: p.http_after_response,
+        disabled: p.disabled,
         redirects: p.redirects,
         forward_for: p.forward_for,
         http_server_close: p.http_server_close,
@@ -729,6 +735,10 @@ fn proxy_line(
                 }
             };
             extra_words(line, 2, "mode").map_or(Ok(()), Err)
+        }
+        "disabled" | "enabled" => {
+            p.disabled = name == "disabled";
+            extra_words(line, 1, name).map_or(Ok(()), Err)
         }
         "bind" => {
             if let Some(b) = lower_bind(cx, line, where_) {

@@ -1,4 +1,5 @@
-//! Lowering of `http-after-response`, `set-status` and `replace-*` rules.
+//! Lowering of the keywords added for real-world configs: `http-after-response`,
+//! `set-status`, `replace-*`, compatibility keywords and proxy switches.
 
 use crate::config::{LowerOptions, build};
 use crate::diag::{SourceMap, render};
@@ -89,5 +90,35 @@ fn rules_are_refused_in_anonymous_defaults_like_haproxy() {
             "defaults d\n    mode http\n    {kw} set-header x y\nfrontend fe from d\n    bind 127.0.0.1:8080\n    timeout client 5s\n"
         ));
         assert!(ir.is_some(), "{out}");
+    }
+}
+
+#[test]
+fn stats_bind_process_accepts_only_process_one_like_haproxy() {
+    for ok in ["1", "all", "odd", "even", "1-1", "1 1"] {
+        let (ir, out) = run(&format!("global\n    stats bind-process {ok}\n{FE}"));
+        assert!(ir.is_some(), "{ok}: {out}");
+        assert!(out.contains("'stats bind-process' has no effect"), "{out}");
+    }
+    for (bad, needle) in [
+        ("2", "It supports numbers from 1 to 1"),
+        ("1-2", "It supports numbers from 1 to 1"),
+        ("0", "It supports numbers from 1 to 1"),
+        ("x", "'x' is not a valid number/range"),
+    ] {
+        let (ir, out) = run(&format!("global\n    stats bind-process {bad}\n{FE}"));
+        assert!(ir.is_none(), "{bad} accepted");
+        assert!(out.contains(needle), "{bad}: {out}");
+    }
+}
+
+#[test]
+fn tune_maxaccept_is_parsed_and_warned_about() {
+    let (ir, out) = run(&format!("global\n    tune.maxaccept -1\n{FE}"));
+    assert!(ir.is_some(), "{out}");
+    assert!(out.contains("'tune.maxaccept' has no effect"), "{out}");
+    for bad in ["abc", "-2"] {
+        let (ir, _) = run(&format!("global\n    tune.maxaccept {bad}\n{FE}"));
+        assert!(ir.is_none(), "{bad} accepted");
     }
 }
