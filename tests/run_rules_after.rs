@@ -221,3 +221,71 @@ backend stopped from d
     );
     p.shutdown().await;
 }
+
+/// An origin that counts the TCP connections it accepted.
+async fn counting_origin() -> (SocketAddr, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind origin");
+    let addr = listener.local_addr().expect("origin addr");
+    let count = std::sync::Arc::new(AtomicUsize::new(0));
+    let seen = count.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            seen.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let svc = service_fn(|_req: Request<hyper::body::Incoming>| async {
+                    Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"ok"))))
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    });
+    (addr, count)
+}
+
+/// Server connections opened for three sequential requests through a
+/// backend with `settings` (on the backend) and `server_opts`.
+async fn connections_for(settings: &str, server_opts: &str, pause: Duration) -> usize {
+    let (o, count) = counting_origin().await;
+    let port = free_port();
+    let p = proxy(&format!(
+        "{DEFAULTS}frontend fe\n    bind 127.0.0.1:{port}\n    default_backend be\nbackend be\n{settings}    server o {o} {server_opts}\n"
+    ))
+    .await;
+    for _ in 0..3 {
+        assert_eq!(get(port, "/", &[]).await.status, 200);
+        tokio::time::sleep(pause).await;
+    }
+    p.shutdown().await;
+    count.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+#[tokio::test]
+async fn http_reuse_and_pool_settings_decide_server_connection_reuse() {
+    let short = Duration::from_millis(50);
+    assert_eq!(connections_for("", "", short).await, 1, "default reuses");
+    assert_eq!(
+        connections_for("    http-reuse always\n", "", short).await,
+        1
+    );
+    assert_eq!(
+        connections_for("    http-reuse never\n", "", short).await,
+        3
+    );
+    assert_eq!(connections_for("", "pool-max-conn 0", short).await, 3);
+    assert_eq!(
+        connections_for("", "pool-max-conn 1 pool-low-conn 2", short).await,
+        1
+    );
+    // Idle connections older than the purge delay are closed.
+    let (fresh, stale) = (
+        connections_for("", "pool-purge-delay 2s", Duration::from_millis(300)).await,
+        connections_for("", "pool-purge-delay 100ms", Duration::from_millis(600)).await,
+    );
+    assert_eq!((fresh, stale), (1, 3));
+}

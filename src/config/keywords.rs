@@ -300,6 +300,11 @@ pub static TABLE: &[Keyword] = &[
         "do not start the proxy: a frontend is not bound, a backend answers 503",
     ),
     s(Proxy, "enabled", "undo an inherited disabled"),
+    s(
+        Proxy,
+        "http-reuse",
+        "never: a new server connection per request; safe, aggressive, always: reuse idle ones",
+    ),
     s(Proxy, "bind", "listening address with its TLS settings"),
     s(Proxy, "server", "a backend server"),
     s(
@@ -664,6 +669,21 @@ pub static TABLE: &[Keyword] = &[
     ),
     s(Server, "no-backup", "undo an inherited backup"),
     s(Server, "maxconn", "concurrent requests per server"),
+    s(
+        Server,
+        "pool-max-conn",
+        "most idle connections kept to the server (-1: no limit, 0: none)",
+    ),
+    s(
+        Server,
+        "pool-purge-delay",
+        "how long an idle server connection is kept (default 30s)",
+    ),
+    s(
+        Server,
+        "pool-low-conn",
+        "accepted with a warning: there is no per-thread idle pool to protect from stealing",
+    ),
     s(Server, "disabled", "start in maintenance"),
     s(Server, "enabled", "undo an inherited disabled"),
     s(Server, "send-proxy", "send a PROXY protocol v1 header"),

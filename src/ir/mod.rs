@@ -234,6 +234,8 @@ pub struct ProxyCommon {
     pub http_response: Vec<HttpRule>,
     /// `http-after-response`: run on every response sent, the proxy's own too.
     pub http_after_response: Vec<HttpRule>,
+    /// `http-reuse` (backends).
+    pub http_reuse: HttpReuse,
     /// `disabled`: a disabled backend answers 503 without running its rules
     /// (a disabled frontend is not in the configuration at all: never bound).
     pub disabled: bool,
@@ -711,10 +713,33 @@ pub struct Server {
     /// `send-proxy` / `send-proxy-v2`: a PROXY protocol header opens every
     /// server connection.
     pub send_proxy: Option<ProxyVersion>,
+    /// `pool-max-conn` / `pool-purge-delay`: the server's idle connections.
+    pub pool: ServerPool,
     pub check: Option<Box<ServerCheck>>,
     /// Boxed: most servers of big configurations are plain, and a Server is
     /// kept per backend line.
     pub tls: Option<Box<ServerTls>>,
+}
+
+/// Idle connections kept to a server for reuse.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ServerPool {
+    /// `pool-max-conn`: most idle connections kept (`None`: no limit).
+    pub max_idle: Option<usize>,
+    /// `pool-purge-delay`: how long an idle connection is kept.
+    pub purge_delay: Option<Millis>,
+}
+
+/// `http-reuse`: whether idle server connections serve other requests.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub enum HttpReuse {
+    /// Every request gets a new server connection.
+    Never,
+    /// HAProxy's default; portcullis reuses any idle connection.
+    #[default]
+    Safe,
+    Aggressive,
+    Always,
 }
 
 /// PROXY protocol version sent to a server.

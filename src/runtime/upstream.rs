@@ -65,8 +65,11 @@ struct Link {
     tls: Option<ServerTlsConfigs>,
     sni: Sni,
     send_proxy: Option<ProxyVersion>,
-    /// `option http-server-close`: no idle connection is kept.
+    /// `option http-server-close` / `http-reuse never`: no idle connection
+    /// is kept.
     no_reuse: bool,
+    /// `pool-max-conn` / `pool-purge-delay`.
+    pool: ir::ServerPool,
     /// Pooled clients by SNI (`None`: no SNI sent).
     pools: Mutex<HashMap<Option<Arc<str>>, UpClient>>,
 }
@@ -217,7 +220,8 @@ impl BackendRt {
                     tls,
                     sni,
                     send_proxy: s.send_proxy,
-                    no_reuse: be.common.http_server_close || be.common.http_close,
+                    no_reuse: no_reuse(be),
+                    pool: s.pool,
                     pools: Mutex::new(HashMap::new()),
                 },
             });
@@ -550,11 +554,21 @@ impl Link {
             pools.clear();
         }
         let mut builder = Client::builder(TokioExecutor::new());
+        let idle = self
+            .pool
+            .purge_delay
+            .map_or(Duration::from_secs(30), Duration::from_millis);
         builder
             .pool_timer(TokioTimer::new())
-            .pool_idle_timeout(Duration::from_secs(30));
-        if self.no_reuse {
-            builder.pool_max_idle_per_host(0);
+            .pool_idle_timeout(idle);
+        match (self.no_reuse, self.pool.max_idle) {
+            (true, _) => {
+                builder.pool_max_idle_per_host(0);
+            }
+            (false, Some(n)) => {
+                builder.pool_max_idle_per_host(n);
+            }
+            (false, None) => {}
         }
         let client = builder.build(dialer);
         pools.insert(sni, client.clone());
@@ -586,6 +600,15 @@ impl Link {
 }
 
 /// The `sni` of a server: a fixed `str(name)` is checked once here.
+/// Whether a backend keeps no idle server connection: a close mode, or
+/// `http-reuse never` (HAProxy would still let the same client's next
+/// request use the connection; portcullis closes it after the response).
+fn no_reuse(be: &ir::Backend) -> bool {
+    be.common.http_server_close
+        || be.common.http_close
+        || be.common.http_reuse == ir::HttpReuse::Never
+}
+
 fn sni_of(sample: &Sample, at: &str) -> Result<Sni, UpstreamBuildError> {
     match (&sample.fetch, sample.converters.is_empty()) {
         (Fetch::ConstStr(name), true) => {

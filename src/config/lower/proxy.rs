@@ -52,6 +52,7 @@ pub(crate) struct ProxyBuilder {
     pub http_response: Vec<ir::HttpRule>,
     pub http_after_response: Vec<ir::HttpRule>,
     pub disabled: bool,
+    pub http_reuse: ir::HttpReuse,
     pub redirects: Vec<ir::RedirectRule>,
     pub forward_for: Option<ForwardFor>,
     pub http_server_close: bool,
@@ -119,6 +120,7 @@ impl ProxyBuilder {
             http_response: Vec::new(),
             http_after_response: Vec::new(),
             disabled: false,
+            http_reuse: ir::HttpReuse::Safe,
             redirects: Vec::new(),
             forward_for: None,
             http_server_close: false,
@@ -572,6 +574,7 @@ fn split_builder(p: ProxyBuilder) -> (ProxyCommon, BuilderRest) {
         http_response: p.http_response,
         http_after_response: p.http_after_response,
         disabled: p.disabled,
+        http_reuse: p.http_reuse,
         redirects: p.redirects,
         forward_for: p.forward_for,
         http_server_close: p.http_server_close,
@@ -735,6 +738,22 @@ fn proxy_line(
                 }
             };
             extra_words(line, 2, "mode").map_or(Ok(()), Err)
+        }
+        "http-reuse" => {
+            let v = arg(w, 1, kw, "'never', 'safe', 'aggressive' or 'always'")?;
+            p.http_reuse = match v.text.as_str() {
+                "never" => ir::HttpReuse::Never,
+                "safe" => ir::HttpReuse::Safe,
+                "aggressive" => ir::HttpReuse::Aggressive,
+                "always" => ir::HttpReuse::Always,
+                other => {
+                    return Err(Diagnostic::error(format!(
+                        "'http-reuse' expects 'never', 'safe', 'aggressive' or 'always', got '{other}'"
+                    ))
+                    .at(v.span));
+                }
+            };
+            extra_words(line, 2, name).map_or(Ok(()), Err)
         }
         "disabled" | "enabled" => {
             p.disabled = name == "disabled";

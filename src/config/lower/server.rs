@@ -43,6 +43,7 @@ pub(crate) struct ServerTemplate {
     maxconn: Option<u32>,
     disabled: bool,
     send_proxy: Option<ir::ProxyVersion>,
+    pool: ir::ServerPool,
     /// TLS-only options seen, for the "without ssl" warning.
     tls_only: Vec<Word>,
 }
@@ -228,6 +229,31 @@ fn apply_options(
                 t.disabled = name == "disabled";
                 next = i + 1;
             }
+            "pool-max-conn" => {
+                let v = value()?;
+                let n: i64 = v.text.parse().map_err(|_| {
+                    Diagnostic::error(format!("'{name}' expects an integer, got '{}'", v.text))
+                        .at(v.span)
+                })?;
+                if n < -1 {
+                    return Err(Diagnostic::error(format!("'{name}' must be >= -1"))
+                        .at(v.span)
+                        .help("-1 keeps any number of idle connections, 0 none"));
+                }
+                t.pool.max_idle = usize::try_from(n).ok();
+            }
+            "pool-purge-delay" => t.pool.purge_delay = Some(time_ms(value()?, name)?),
+            "pool-low-conn" => {
+                let v = value()?;
+                uint(v, name)?;
+                cx.diags.push(
+                    Diagnostic::warning(format!(
+                        "'pool-low-conn' has no effect in {place}: HAProxy uses it to stop threads stealing each other's idle connections; portcullis keeps one idle pool per server shared by all threads"
+                    ))
+                    .at(o.span)
+                    .help("remove it, or use 'pool-max-conn' to bound the idle connections"),
+                );
+            }
             "send-proxy" | "send-proxy-v2" | "no-send-proxy" | "no-send-proxy-v2" => {
                 t.send_proxy = match name {
                     "send-proxy" => Some(ir::ProxyVersion::V1),
@@ -325,6 +351,7 @@ fn finish(
         disabled: t.disabled,
         maxconn: t.maxconn,
         send_proxy: t.send_proxy,
+        pool: t.pool,
         check,
         tls,
     })
