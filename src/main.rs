@@ -110,10 +110,14 @@ fn run(paths: &[PathBuf], daemon_flag: bool, pidfile_flag: Option<PathBuf>) -> E
     // reported to the terminal and the exit status, as HAProxy does.
     let mut sockets = portcullis::runtime::listener::SocketSet::new();
     for fe in &ir.frontends {
-        for addr in fe.binds.iter().flat_map(|b| &b.addresses) {
-            if let Err(e) = sockets.get_or_bind(addr, portcullis::runtime::serve::BACKLOG) {
-                eprintln!("error: frontend '{}': {e}", fe.common.name);
-                return ExitCode::from(1);
+        for bind in &fe.binds {
+            for addr in &bind.addresses {
+                if let Err(e) =
+                    sockets.get_or_bind(addr, portcullis::runtime::serve::backlog_of(bind))
+                {
+                    eprintln!("error: frontend '{}': {e}", fe.common.name);
+                    return ExitCode::from(1);
+                }
             }
         }
     }

@@ -29,10 +29,14 @@ async fn origin() -> SocketAddr {
             };
             tokio::spawn(async move {
                 let svc = service_fn(move |req: Request<hyper::body::Incoming>| async move {
+                    let mut text = format!("target={}\n", req.uri());
+                    if let Some(c) = req.headers().get("connection") {
+                        text.push_str(&format!("connection: {}\n", c.to_str().unwrap_or("?")));
+                    }
                     let res = Response::builder()
                         .header("x-origin", "o1")
                         .header("x-secret", "leak")
-                        .body(Full::new(Bytes::from(format!("target={}\n", req.uri()))))
+                        .body(Full::new(Bytes::from(text)))
                         .expect("response");
                     Ok::<_, Infallible>(res)
                 });
@@ -288,4 +292,125 @@ async fn http_reuse_and_pool_settings_decide_server_connection_reuse() {
         connections_for("", "pool-purge-delay 100ms", Duration::from_millis(600)).await,
     );
     assert_eq!((fresh, stale), (1, 3));
+}
+
+/// The listen queue length the kernel reports for a listening port (`ss`
+/// shows it as Send-Q); `None` when `ss` is not installed.
+fn listen_queue(port: u16) -> Option<u32> {
+    let out = std::process::Command::new("ss")
+        .args(["-Hltn", &format!("sport = :{port}")])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let line = text.lines().next()?;
+    line.split_whitespace().nth(2)?.parse().ok()
+}
+
+#[tokio::test]
+async fn backlog_sets_the_listen_queue_of_binds() {
+    let (a, b, c) = (free_port(), free_port(), free_port());
+    let p = proxy(&format!(
+        "{DEFAULTS}frontend fe\n    backlog 37\n    bind 127.0.0.1:{a}\n    bind 127.0.0.1:{b} backlog 11\n    http-request return status 200\nfrontend plain\n    bind 127.0.0.1:{c}\n    http-request return status 200\n"
+    ))
+    .await;
+    if listen_queue(c).is_none() {
+        eprintln!("skipped: `ss` is not available to read listen queues");
+        p.shutdown().await;
+        return;
+    }
+    assert_eq!(listen_queue(a), Some(37));
+    assert_eq!(listen_queue(b), Some(11));
+    assert_eq!(listen_queue(c), Some(1024.min(somaxconn())));
+    p.shutdown().await;
+}
+
+fn somaxconn() -> u32 {
+    std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(4096)
+}
+
+/// A raw origin that reads one request head, then reports whether the proxy
+/// closed the connection (true) or kept waiting for the answer (false)
+/// within 3 s.
+async fn abort_watching_origin() -> (SocketAddr, tokio::sync::oneshot::Receiver<bool>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind origin");
+    let addr = listener.local_addr().expect("origin addr");
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let Ok((mut s, _)) = listener.accept().await else {
+            return;
+        };
+        let mut head = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+            match s.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => head.extend_from_slice(&buf[..n]),
+            }
+        }
+        let closed = matches!(
+            tokio::time::timeout(Duration::from_secs(3), s.read(&mut buf)).await,
+            Ok(Ok(0)) | Ok(Err(_))
+        );
+        let _ = tx.send(closed);
+    });
+    (addr, rx)
+}
+
+#[tokio::test]
+async fn abortonclose_a_client_that_closes_aborts_the_server_exchange() {
+    for half_close in [false, true] {
+        let (o, closed) = abort_watching_origin().await;
+        let port = free_port();
+        let p = proxy(&format!(
+            "{DEFAULTS}    timeout server 10s\nfrontend fe\n    bind 127.0.0.1:{port}\n    default_backend be\nbackend be\n    option abortonclose\n    server o {o}\n"
+        ))
+        .await;
+        let mut c = TcpStream::connect(("127.0.0.1", port))
+            .await
+            .expect("connect");
+        c.write_all(b"GET / HTTP/1.1\r\nhost: t\r\n\r\n")
+            .await
+            .expect("write");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        if half_close {
+            c.shutdown().await.expect("shutdown");
+        } else {
+            drop(c);
+        }
+        let aborted = tokio::time::timeout(Duration::from_secs(5), closed)
+            .await
+            .expect("origin reports")
+            .expect("origin result");
+        assert!(
+            aborted,
+            "server exchange kept after the client closed (half_close={half_close})"
+        );
+        p.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn pretend_keepalive_servers_never_see_connection_close() {
+    let (o, count) = counting_origin().await;
+    let echo = origin().await;
+    let port = free_port();
+    let p = proxy(&format!(
+        "{DEFAULTS}frontend fe\n    bind 127.0.0.1:{port}\n    use_backend echo if {{ path /echo }}\n    default_backend be\nbackend be\n    option http-server-close\n    option http-pretend-keepalive\n    server o {o}\nbackend echo\n    option http-server-close\n    option http-pretend-keepalive\n    server e {echo}\n"
+    ))
+    .await;
+    for _ in 0..2 {
+        assert_eq!(get(port, "/", &[]).await.status, 200);
+    }
+    // Still closed after each response.
+    assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 2);
+    let r = get(port, "/echo", &[]).await;
+    assert!(
+        !r.body.to_ascii_lowercase().contains("connection"),
+        "server was told about the connection: {}",
+        r.body
+    );
+    p.shutdown().await;
 }

@@ -472,6 +472,21 @@ pub static TABLE: &[Keyword] = &[
     s(Proxy, "option redispatch", "retry on another server"),
     s(
         Proxy,
+        "option abortonclose",
+        "a client that closes aborts its pending request and the server exchange (portcullis always does)",
+    ),
+    s(
+        Proxy,
+        "option http-pretend-keepalive",
+        "servers are not told 'Connection: close' even in close modes (portcullis never tells them)",
+    ),
+    s(
+        Proxy,
+        "option contstats",
+        "accepted with a warning: portcullis keeps no traffic counters for the statistics",
+    ),
+    s(
+        Proxy,
         "option dontlognull",
         "do not log connections that sent nothing",
     ),
@@ -488,6 +503,11 @@ pub static TABLE: &[Keyword] = &[
     ),
     s(Proxy, "retries", "connection retries to servers"),
     s(Proxy, "maxconn", "frontend connection limit"),
+    s(
+        Proxy,
+        "backlog",
+        "listen queue of the frontend's binds that set none (default 1024)",
+    ),
     s(Proxy, "log", "proxy log targets or 'log global'"),
     s(Proxy, "log-format", "custom access-log format"),
     s(Proxy, "stats enable", "enable the stats page"),
@@ -596,6 +616,7 @@ pub static TABLE: &[Keyword] = &[
     s(Bind, "accept-proxy", "expect a PROXY protocol header"),
     s(Bind, "name", "listener name"),
     s(Bind, "maxconn", "listener connection limit"),
+    s(Bind, "backlog", "listen queue of this listener"),
     ext(
         Bind,
         "no-strict-sni-host",

@@ -551,6 +551,8 @@ pub struct Bind {
     /// `name <n>`.
     pub name: Option<String>,
     pub maxconn: Option<u32>,
+    /// `backlog` of the bind line, else of its frontend: the listen queue.
+    pub backlog: Option<u32>,
     /// `accept-proxy`: a PROXY protocol header precedes every connection.
     pub accept_proxy: bool,
     pub tls: Option<BindTls>,

@@ -28,8 +28,16 @@ use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
 
-/// HAProxy's listen backlog default.
+/// The listen backlog when neither the bind nor its frontend sets `backlog`.
 pub const BACKLOG: i32 = 1024;
+
+/// The listen queue of a bind: its `backlog`, else its frontend's, else
+/// [`BACKLOG`] (the kernel caps it at `net.core.somaxconn`, as for HAProxy).
+pub fn backlog_of(bind: &ir::Bind) -> i32 {
+    bind.backlog
+        .and_then(|n| i32::try_from(n).ok())
+        .unwrap_or(BACKLOG)
+}
 
 /// A running proxy: its listeners and the current Generation.
 pub struct Proxy {
@@ -80,13 +88,12 @@ impl Proxy {
             let fe_limit = fe.maxconn.map(|n| Arc::new(Semaphore::new(n as usize)));
             for (bi, bind) in fe.binds.iter().enumerate() {
                 for addr in &bind.addresses {
-                    let sock =
-                        sockets
-                            .get_or_bind(addr, BACKLOG)
-                            .map_err(|source| StartError::Bind {
-                                frontend: fe.common.name.clone(),
-                                source,
-                            })?;
+                    let sock = sockets
+                        .get_or_bind(addr, backlog_of(bind))
+                        .map_err(|source| StartError::Bind {
+                            frontend: fe.common.name.clone(),
+                            source,
+                        })?;
                     let BoundSocket::Tcp(std_listener) = sock else {
                         return Err(StartError::Io {
                             frontend: fe.common.name.clone(),

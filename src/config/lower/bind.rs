@@ -7,7 +7,7 @@
 //! what makes `check` catch a missing file or a key that does not match.
 
 use super::tlsopts;
-use super::values::{bind_addresses, uint};
+use super::values::{bind_addresses, uint, uint_in};
 use super::{Lowerer, arg};
 use crate::config::crtlist::{CrtListLine, read_crt_list_at};
 use crate::config::keywords::{self, Context};
@@ -55,6 +55,7 @@ struct BindOpts {
     accept_proxy: bool,
     name: Option<String>,
     maxconn: Option<u32>,
+    backlog: Option<u32>,
     /// TLS-only options seen, for the "without ssl" warning.
     tls_only: Vec<Word>,
 }
@@ -99,6 +100,7 @@ pub(crate) fn lower_bind(cx: &mut Lowerer, line: &Line, where_: &str) -> Option<
         accept_proxy: false,
         name: None,
         maxconn: None,
+        backlog: None,
         tls_only: Vec::new(),
     };
     let mut ok = true;
@@ -151,6 +153,7 @@ pub(crate) fn lower_bind(cx: &mut Lowerer, line: &Line, where_: &str) -> Option<
         addresses,
         name: opts.name,
         maxconn: opts.maxconn,
+        backlog: opts.backlog,
         accept_proxy: opts.accept_proxy,
         tls,
     })
@@ -213,6 +216,10 @@ fn bind_option(
         }
         "maxconn" => {
             opts.maxconn = Some(uint(value()?, "maxconn")?);
+            Ok(i + 2)
+        }
+        "backlog" => {
+            opts.backlog = Some(uint_in(value()?, "backlog", 1, i32::MAX as u32)?);
             Ok(i + 2)
         }
         _ => match policy_option(cx, w, i, &mut opts.policy, Context::Bind)? {

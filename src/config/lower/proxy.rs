@@ -9,7 +9,7 @@ use super::bind::lower_bind;
 use super::global::log_target;
 use super::rules::{self, RuleKind};
 use super::server::{ServerTemplate, lower_server};
-use super::values::{ip_net, time_ms, uint};
+use super::values::{ip_net, time_ms, uint, uint_in};
 use super::{Lowerer, arg, extra_words, place};
 use crate::config::ast::{Section, SectionKind};
 use crate::config::expr::{self, ExprCtx, Stage};
@@ -62,6 +62,8 @@ pub(crate) struct ProxyBuilder {
     pub stats: StatsBuilder,
     pub binds: Vec<ir::Bind>,
     pub maxconn: Option<u32>,
+    /// `backlog`: the listen queue of binds that set none.
+    pub backlog: Option<u32>,
     pub use_backend: Vec<PendingUseBackend>,
     pub default_backend: Option<Word>,
     pub monitor_uri: Option<String>,
@@ -130,6 +132,7 @@ impl ProxyBuilder {
             stats: StatsBuilder::default(),
             binds: Vec::new(),
             maxconn: None,
+            backlog: None,
             use_backend: Vec::new(),
             default_backend: None,
             monitor_uri: None,
@@ -373,7 +376,7 @@ impl ProxySet {
         let mut listeners = 0usize;
         // Builders are consumed one by one so the IR takes their contents
         // without copies (10,000 backends must not exist twice in memory).
-        for p in self.proxies {
+        for mut p in self.proxies {
             check_userlists(cx, &p, &userlists);
             missing_timeouts_warning(cx, &p);
             if p.tcp_check_used.is_some() && !p.health.tcp_check && p.has_backend() {
@@ -399,6 +402,11 @@ impl ProxySet {
             // A disabled frontend is checked like any other but never started.
             let frontend = if p.has_frontend() && !p.disabled {
                 listeners += p.binds.len();
+                if let Some(n) = p.backlog {
+                    for b in p.binds.iter_mut().filter(|b| b.backlog.is_none()) {
+                        b.backlog = Some(n);
+                    }
+                }
                 let resolve = |cx: &mut Lowerer, w: &Word, what: &str| -> Option<usize> {
                     resolve_backend(cx, &p, w, what, &backend_index, &backend_modes)
                 };
@@ -753,6 +761,15 @@ fn proxy_line(
                     .at(v.span));
                 }
             };
+            extra_words(line, 2, name).map_or(Ok(()), Err)
+        }
+        "backlog" => {
+            p.backlog = Some(uint_in(
+                arg(w, 1, kw, "a number of connections")?,
+                name,
+                1,
+                i32::MAX as u32,
+            )?);
             extra_words(line, 2, name).map_or(Ok(()), Err)
         }
         "disabled" | "enabled" => {
@@ -1415,6 +1432,24 @@ fn option_line(
             } else {
                 LogStyle::Tcp
             };
+        }
+        "abortonclose" | "http-pretend-keepalive" => {
+            // Both describe what portcullis always does (see the man page):
+            // a client that closes aborts its request and the server
+            // exchange; servers are never told `Connection: close`.
+            no_args(&opt.text)?;
+        }
+        "contstats" => {
+            no_args("contstats")?;
+            if !negate {
+                cx.diags.push(
+                    Diagnostic::warning(
+                        "'option contstats' has no effect: portcullis keeps no traffic counters for the statistics, so there is nothing to update continuously",
+                    )
+                    .at(opt.span)
+                    .help("remove the line"),
+                );
+            }
         }
         "dontlognull" => {
             no_args("dontlognull")?;
