@@ -100,10 +100,16 @@ fn run(paths: &[PathBuf], daemon_flag: bool, pidfile_flag: Option<PathBuf>) -> E
         );
         return ExitCode::from(1);
     };
-    for fe in ir.frontends.iter().filter(|f| f.common.stats.is_some()) {
+    let admin_pages = ir
+        .frontends
+        .iter()
+        .map(|f| &f.common)
+        .chain(ir.backends.iter().map(|b| &b.common))
+        .filter(|c| c.stats.as_ref().is_some_and(|s| s.admin.is_some()));
+    for common in admin_pages {
         eprintln!(
-            "warning: frontend '{}' enables the stats page, which this version does not serve yet: its requests go through the rules and backends like any other",
-            fe.common.name
+            "warning: '{}' sets 'stats admin', but this version's stats page offers no admin actions: it only shows the statistics",
+            common.name
         );
     }
     // Bind every listener before going to the background, so a bind error is

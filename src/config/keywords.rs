@@ -526,6 +526,26 @@ pub static TABLE: &[Keyword] = &[
     s(Proxy, "stats refresh", "stats page auto-refresh interval"),
     s(
         Proxy,
+        "stats show-legends",
+        "show process information and the status legend on the stats page",
+    ),
+    s(
+        Proxy,
+        "stats show-node",
+        "show a node name (default: the host name) on the stats page",
+    ),
+    s(
+        Proxy,
+        "stats show-desc",
+        "show a description on the stats page",
+    ),
+    s(
+        Proxy,
+        "stats hide-version",
+        "do not show the version on the stats page",
+    ),
+    s(
+        Proxy,
         "errorfile",
         "raw HTTP response replacing a built-in error",
     ),

@@ -509,6 +509,14 @@ pub struct Stats {
     /// `stats admin if <cond>`.
     pub admin: Option<Condition>,
     pub refresh: Option<Millis>,
+    /// `stats show-legends`: process information and the status legend.
+    pub show_legends: bool,
+    /// `stats show-node [name]`: `Some("")` shows the host name.
+    pub show_node: Option<String>,
+    /// `stats show-desc [text]`.
+    pub show_desc: Option<String>,
+    /// `stats hide-version`.
+    pub hide_version: bool,
 }
 
 /// `userlist` section (for `http_auth()` and `http-request auth`).

@@ -298,7 +298,7 @@ fn show_info(generation: &Generation, started: Started) -> String {
     out
 }
 
-fn hostname() -> String {
+pub(crate) fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|s| s.trim().to_string())
         .unwrap_or_default()
@@ -368,7 +368,7 @@ fn algo_name(b: &Balance) -> &'static str {
     }
 }
 
-fn show_stat(generation: &Generation) -> String {
+pub(crate) fn show_stat(generation: &Generation) -> String {
     let config = &generation.config;
     let mut out = format!("# {STAT_COLUMNS}\n");
     let mut iid = 0usize;

@@ -14,6 +14,7 @@ use super::facts::{BackendTlsFacts, ConnFacts, LogFacts, TermCause};
 use super::generation::{ConnTls, Generation};
 use super::h1guard::{Phase, PhaseBody};
 use super::logbody::{LoggedBody, PendingLog};
+use super::stats_page;
 use super::upstream::Forwarded;
 use crate::ir::expr::{AclTerm, Condition, LogFormat};
 use crate::ir::{
@@ -184,6 +185,15 @@ async fn pipeline(
         log.termination.cause = TermCause::Local;
         return boxed(r);
     }
+    if let Some(r) = fe
+        .common
+        .stats
+        .as_ref()
+        .and_then(|s| stats_page::serve(s, generation, parts))
+    {
+        log.termination.cause = TermCause::Local;
+        return boxed(r);
+    }
     let Some(be_idx) = choose_backend(fe, facts, auth, parts, vars, &generation.config) else {
         log.termination.cause = TermCause::Local;
         return boxed(error_page(&fe.common, 503));
@@ -210,6 +220,15 @@ async fn pipeline(
             Verdict::Continue => redirect_rules(&be.common, facts, auth, parts, vars),
         };
         if let Some(r) = verdict {
+            log.termination.cause = TermCause::Local;
+            return boxed(r);
+        }
+        if let Some(r) = be
+            .common
+            .stats
+            .as_ref()
+            .and_then(|s| stats_page::serve(s, generation, parts))
+        {
             log.termination.cause = TermCause::Local;
             return boxed(r);
         }

@@ -25,6 +25,7 @@ pub mod log;
 pub mod logbody;
 pub mod privileges;
 pub mod serve;
+mod stats_page;
 pub mod tcprules;
 pub mod upstream;
 pub mod upstream_tls;

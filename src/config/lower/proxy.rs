@@ -98,6 +98,10 @@ pub(crate) struct StatsBuilder {
     pub auth: Vec<(String, String)>,
     pub admin: Option<Condition>,
     pub refresh: Option<u64>,
+    pub show_legends: bool,
+    pub show_node: Option<String>,
+    pub show_desc: Option<String>,
+    pub hide_version: bool,
 }
 
 impl ProxyBuilder {
@@ -568,6 +572,10 @@ fn split_builder(p: ProxyBuilder) -> (ProxyCommon, BuilderRest) {
         auth: p.stats.auth,
         admin: p.stats.admin,
         refresh: p.stats.refresh,
+        show_legends: p.stats.show_legends,
+        show_node: p.stats.show_node,
+        show_desc: p.stats.show_desc,
+        hide_version: p.stats.hide_version,
     });
     let common = ProxyCommon {
         name: p.name,
@@ -1745,6 +1753,36 @@ fn stats_line(
             s.refresh = Some(time_ms(arg(w, 2, sub, "a time")?, "stats refresh")?);
             s.enabled = true;
             extra_words(line, 3, "stats refresh").map_or(Ok(()), Err)
+        }
+        "show-legends" | "hide-version" => {
+            if sub.text == "show-legends" {
+                s.show_legends = true;
+            } else {
+                s.hide_version = true;
+            }
+            s.enabled = true;
+            extra_words(line, 2, &format!("stats {}", sub.text)).map_or(Ok(()), Err)
+        }
+        "show-node" | "show-desc" => {
+            let v = w.get(2).map_or_else(String::new, |v| v.text.clone());
+            if sub.text == "show-node" {
+                // HAProxy: letters, digits, '-', '_' and '.' only.
+                if let Some(bad) = v
+                    .chars()
+                    .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+                {
+                    return Err(Diagnostic::error(format!(
+                        "'stats show-node' : character '{bad}' is not permitted in node name"
+                    ))
+                    .at(w[2].span)
+                    .help("node names use letters, digits, '-', '_' and '.'"));
+                }
+                s.show_node = Some(v);
+            } else {
+                s.show_desc = Some(v);
+            }
+            s.enabled = true;
+            extra_words(line, 3, &format!("stats {}", sub.text)).map_or(Ok(()), Err)
         }
         "admin" => {
             if w.len() < 4 || !matches!(w[2].text.as_str(), "if" | "unless") {

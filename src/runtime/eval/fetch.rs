@@ -347,7 +347,12 @@ fn base(t: &Txn) -> Option<Value> {
 /// `get_http_auth`: the scheme is compared case-insensitively over its own
 /// length against `Basic`, the payload must be valid base64 holding a `:`.
 fn basic_credentials(t: &Txn) -> Option<(Vec<u8>, Vec<u8>)> {
-    let req = t.req?;
+    basic_auth(t.req?)
+}
+
+/// The user and password of a request's `Authorization: Basic` header,
+/// parsed as HAProxy does (`get_http_auth`).
+pub fn basic_auth(req: &http::request::Parts) -> Option<(Vec<u8>, Vec<u8>)> {
     let value = *headers::values(&req.headers, Some("authorization"), false).first()?;
     let space = value.iter().position(|b| *b == b' ')?;
     if space == 0 {

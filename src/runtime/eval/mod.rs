@@ -30,6 +30,7 @@ mod vars;
 use crate::ir::expr::{AclTerm, Condition, Sample};
 use crate::runtime::facts::{BackendTlsFacts, ConnFacts, ContentFacts, LogFacts};
 
+pub use fetch::basic_auth;
 pub use logdefaults::{
     httplog_clf_format, httplog_format, httplog_line, request_line, tcplog_format, tcplog_line,
 };
