@@ -414,3 +414,27 @@ async fn pretend_keepalive_servers_never_see_connection_close() {
     );
     p.shutdown().await;
 }
+
+#[tokio::test]
+async fn uuid_gives_a_fresh_version_4_uuid_each_time() {
+    let port = free_port();
+    let p = proxy(&format!(
+        "{DEFAULTS}frontend fe\n    bind 127.0.0.1:{port}\n    http-request return status 200 hdr x-id \"%[uuid]\" hdr x-id4 \"%[uuid(4)]\"\n"
+    ))
+    .await;
+    let a = get(port, "/", &[]).await;
+    let b = get(port, "/", &[]).await;
+    for id in [a.header("x-id"), a.header("x-id4"), b.header("x-id")] {
+        let groups: Vec<usize> = id.split('-').map(str::len).collect();
+        assert_eq!(groups, [8, 4, 4, 4, 12], "{id}");
+        assert!(
+            id.chars()
+                .all(|c| c == '-' || c.is_ascii_digit() || ('a'..='f').contains(&c))
+        );
+        assert_eq!(&id[14..15], "4", "version nibble: {id}");
+        assert!("89ab".contains(&id[19..20]), "variant: {id}");
+    }
+    assert_ne!(a.header("x-id"), b.header("x-id"));
+    assert_ne!(a.header("x-id"), a.header("x-id4"));
+    p.shutdown().await;
+}

@@ -293,6 +293,8 @@ pub enum Fetch {
     /// `req.proto_http`: the request buffer holds a valid HTTP request.
     ReqProtoHttp,
     Status,
+    /// `uuid([4])`: a random RFC 4122 version 4 UUID, new at each evaluation.
+    Uuid,
     /// `capture.req.hdr(N)` / `capture.res.hdr(N)`: slot N of the
     /// frontend's `capture request|response header` lines.
     CaptureHdr {
@@ -383,7 +385,7 @@ impl Fetch {
             Fetch::Method => Meth,
             Fetch::ReqProtoHttp => Bool,
             Fetch::Status => Int,
-            Fetch::CaptureHdr { .. } => Str,
+            Fetch::CaptureHdr { .. } | Fetch::Uuid => Str,
             Fetch::Hdr { .. } => Str,
             Fetch::HdrCnt { .. } | Fetch::HdrVal { .. } => Int,
             Fetch::HdrIp { .. } => Ipv4,

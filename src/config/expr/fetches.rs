@@ -129,7 +129,8 @@ pub(crate) fn class_of(fetch: &Fetch) -> Class {
         | Fetch::ConstIpv4(_)
         | Fetch::ConstIpv6(_)
         | Fetch::ConstMeth(_)
-        | Fetch::Var { .. } => Class::Const,
+        | Fetch::Var { .. }
+        | Fetch::Uuid => Class::Const,
         Fetch::Src | Fetch::Dst | Fetch::SrcPort | Fetch::DstPort | Fetch::FcErr => Class::L4Client,
         Fetch::SslFc
         | Fetch::SslFcSni
@@ -295,6 +296,7 @@ specs! {
     "req.proto_http" => NONE, 0;
     "req_proto_http" => NONE, 0;
     "status" => NONE, 0;
+    "uuid" => &[ArgKind::Int], 0;
     "capture.req.hdr" => &[ArgKind::Int], 1;
     "capture.res.hdr" => &[ArgKind::Int], 1;
     "hdr" => HDR, 0;
@@ -460,6 +462,10 @@ pub(crate) fn build(
         "res.ver" | "resp_ver" => Fetch::ResVer,
         "req.proto_http" | "req_proto_http" => Fetch::ReqProtoHttp,
         "status" => Fetch::Status,
+        "uuid" => match n(0) {
+            None | Some(4) => Fetch::Uuid,
+            Some(_) => return Err((0, "Unsupported UUID version".into())),
+        },
         "capture.req.hdr" | "capture.res.hdr" => Fetch::CaptureHdr {
             dir: if name == "capture.req.hdr" { Req } else { Res },
             slot: n(0).unwrap_or(0),

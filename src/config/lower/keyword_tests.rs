@@ -122,3 +122,12 @@ fn tune_maxaccept_is_parsed_and_warned_about() {
         assert!(ir.is_none(), "{bad} accepted");
     }
 }
+
+#[test]
+fn uuid_accepts_only_version_4() {
+    let (ir, out) = run(&format!("{FE}    http-request set-header x %[uuid(4)]\n"));
+    assert!(ir.is_some(), "{out}");
+    let (ir, out) = run(&format!("{FE}    http-request set-header x %[uuid(1)]\n"));
+    assert!(ir.is_none());
+    assert!(out.contains("Unsupported UUID version"), "{out}");
+}

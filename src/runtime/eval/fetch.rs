@@ -196,6 +196,7 @@ fn fetch_one(f: &Fetch, t: &mut Txn) -> Option<Value> {
         Fetch::ResVer => text(version_text(t.res?.version)),
         Fetch::ReqProtoHttp => t.req.map(|_| Value::Bool(true)),
         Fetch::Status => Some(Value::Int(i64::from(t.res?.status.as_u16()))),
+        Fetch::Uuid => uuid_v4().map(|u| Value::Str(Bytes::from(u))),
         Fetch::CaptureHdr { dir, slot } => {
             let slots = match (t.log, dir) {
                 (Some(l), HttpDir::Request) => l.req_captures.as_slice(),
@@ -348,6 +349,27 @@ fn base(t: &Txn) -> Option<Value> {
 /// length against `Basic`, the payload must be valid base64 holding a `:`.
 fn basic_credentials(t: &Txn) -> Option<(Vec<u8>, Vec<u8>)> {
     basic_auth(t.req?)
+}
+
+/// A version 4 UUID from the kernel's random source, lowercase as HAProxy
+/// prints it; `None` (no sample) if the source cannot be read.
+fn uuid_v4() -> Option<String> {
+    use std::io::Read;
+    let mut b = [0u8; 16];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut b))
+        .ok()?;
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    Some(format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    ))
 }
 
 /// The user and password of a request's `Authorization: Basic` header,
