@@ -118,6 +118,7 @@ fn bind(certs: Vec<SniCert>) -> BindTls {
         sni_host_check: true,
         session_cache: Default::default(),
         ignore_errors: IgnoreErrors::default(),
+        generate: None,
     }
 }
 

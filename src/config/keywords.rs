@@ -204,6 +204,11 @@ pub static TABLE: &[Keyword] = &[
     ),
     s(
         Global,
+        "tune.ssl.ssl-ctx-cache-size",
+        "generated certificates kept per bind (default 1000)",
+    ),
+    s(
+        Global,
         "tune.ssl.lifetime",
         "how long a TLS session may be resumed (default 300 s)",
     ),
@@ -621,6 +626,21 @@ pub static TABLE: &[Keyword] = &[
         "refuse handshakes whose SNI matches no certificate",
     ),
     s(Bind, "no-tls-tickets", "disable stateless session tickets"),
+    s(
+        Bind,
+        "generate-certificates",
+        "mint a certificate, signed by the ca-sign-file CA, for an SNI no certificate matches",
+    ),
+    s(
+        Bind,
+        "ca-sign-file",
+        "CA certificate and key signing generated certificates",
+    ),
+    s(
+        Bind,
+        "ca-sign-pass",
+        "passphrase of the ca-sign-file key (no effect, as in HAProxy 2.6)",
+    ),
     s(
         Bind,
         "prefer-client-ciphers",

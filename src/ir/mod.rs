@@ -90,6 +90,9 @@ pub struct Global {
     pub tune_http_maxhdr: Option<u32>,
     /// `tune.ssl.cachesize` / `tune.ssl.lifetime`.
     pub session_cache: SessionCache,
+    /// `tune.ssl.ssl-ctx-cache-size`: generated certificates kept per bind
+    /// (`None`: HAProxy's default, 1000).
+    pub ssl_ctx_cache_size: Option<usize>,
 }
 
 /// One `stats socket` line: a runtime API listener.
@@ -591,6 +594,18 @@ pub struct BindTls {
     pub session_cache: SessionCache,
     /// `ca-ignore-err` / `crt-ignore-err`: bind-wide, as in HAProxy.
     pub ignore_errors: IgnoreErrors,
+    /// `generate-certificates`: a certificate is minted for an SNI no
+    /// configured certificate matches.
+    pub generate: Option<GenerateCerts>,
+}
+
+/// `generate-certificates` with its `ca-sign-file`.
+#[derive(Clone, Debug, Serialize)]
+pub struct GenerateCerts {
+    /// The signing CA: its certificate first, and its key.
+    pub ca: Arc<CertKey>,
+    /// Minted certificates kept (`tune.ssl.ssl-ctx-cache-size`, 1000 by default).
+    pub cache_size: usize,
 }
 
 /// Session resumption limits (`tune.ssl.cachesize`, `tune.ssl.lifetime`).

@@ -169,7 +169,7 @@ where
             });
         }
     };
-    let facts = facts(&stream, slot, sni, outcome)?;
+    let facts = facts(&stream, &slot, sni, outcome)?;
     Ok((stream, facts, slot.policy))
 }
 

@@ -12,6 +12,7 @@ pub mod analysis;
 pub mod client;
 pub mod dn;
 mod error;
+pub mod gencert;
 pub mod handshake;
 pub mod info;
 pub mod material;

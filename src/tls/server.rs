@@ -10,6 +10,7 @@
 
 use crate::ir::{BindTls, ClientVerify, SniCert, TlsParams, TlsPolicy, TlsVersion, Trust};
 use crate::runtime::facts::CertFacts;
+use crate::tls::gencert::{GenCertError, MintCache, Minter};
 use crate::tls::material::CertKey;
 use crate::tls::provider::provider;
 use crate::tls::resumption::{Resumption, ResumptionError};
@@ -70,6 +71,8 @@ pub enum TlsBuildError {
     CertFacts { at: String },
     #[error(transparent)]
     Resumption(#[from] ResumptionError),
+    #[error("generate-certificates: {0}")]
+    GenCert(#[source] GenCertError),
 }
 
 /// One prebuilt (certificate, policy) combination.
@@ -84,11 +87,19 @@ pub(crate) struct Slot {
 
 /// The built TLS side of one bind, for one configuration generation.
 pub struct BindTlsRuntime {
-    slots: Vec<Slot>,
+    slots: Vec<Arc<Slot>>,
     /// Slot of each `BindTls::certs` entry.
     entry_slot: Vec<usize>,
     sni: SniIndex,
     policies: usize,
+    /// `generate-certificates`: slots minted for unknown SNIs, cached.
+    generator: Option<Generator>,
+}
+
+/// Mints and caches the slots of `generate-certificates`.
+struct Generator {
+    minter: Minter,
+    cache: MintCache<Arc<Slot>>,
 }
 
 impl fmt::Debug for BindTlsRuntime {
@@ -111,7 +122,7 @@ impl BindTlsRuntime {
         }
         let resumption =
             Resumption::with_limits(tls.session_cache.size, tls.session_cache.lifetime_secs)?;
-        let mut slots: Vec<Slot> = Vec::new();
+        let mut slots: Vec<Arc<Slot>> = Vec::new();
         let mut slot_keys: HashMap<String, usize> = HashMap::new();
         let mut policy_ids: HashMap<String, PolicyId> = HashMap::new();
         let mut verifiers: HashMap<String, Option<Arc<ClientVerifier>>> = HashMap::new();
@@ -149,34 +160,97 @@ impl BindTlsRuntime {
                 .ok_or_else(|| TlsBuildError::CertFacts { at: at.clone() })?;
             slot_keys.insert(key, slots.len());
             entry_slot.push(slots.len());
-            slots.push(Slot {
+            slots.push(Arc::new(Slot {
                 config: Arc::new(config),
                 verifier,
                 policy,
                 frontend: Arc::new(frontend),
-            });
+            }));
         }
+        let generator = match &tls.generate {
+            None => None,
+            Some(g) => Some(Generator {
+                minter: Minter::new(&g.ca, &tls.certs[0].cert).map_err(TlsBuildError::GenCert)?,
+                cache: MintCache::new(g.cache_size),
+            }),
+        };
         Ok(BindTlsRuntime {
             slots,
             entry_slot,
             sni: SniIndex::new(&tls.certs, tls.strict_sni),
             policies: policy_ids.len(),
+            generator,
         })
     }
 
-    /// The prebuilt config for a ClientHello; `None` when `strict-sni`
-    /// refuses it.
-    pub(crate) fn select(&self, server_name: Option<&str>, caps: ClientCaps) -> Option<&Slot> {
+    /// The config for a ClientHello: the configured certificate matching its
+    /// SNI, else (`generate-certificates`) one minted for the SNI, else the
+    /// default certificate; `None` when `strict-sni` refuses it. A minting
+    /// failure falls back to the default certificate, as in HAProxy.
+    pub(crate) fn select(&self, server_name: Option<&str>, caps: ClientCaps) -> Option<Arc<Slot>> {
+        if let (Some(g), Some(name)) = (&self.generator, server_name)
+            && self.sni.matching(name, caps).is_none()
+        {
+            match self.minted(g, &name.to_ascii_lowercase()) {
+                Ok(slot) => return Some(slot),
+                Err(e) => {
+                    tracing::warn!(sni = name, error = %e, "generate-certificates failed; serving the default certificate")
+                }
+            }
+        }
+        self.configured(server_name, caps)
+    }
+
+    fn configured(&self, server_name: Option<&str>, caps: ClientCaps) -> Option<Arc<Slot>> {
         let entry = self.sni.select(server_name, caps)?;
-        self.slots.get(*self.entry_slot.get(entry)?)
+        self.slots.get(*self.entry_slot.get(entry)?).cloned()
+    }
+
+    /// The slot minted for `name`: the default slot's configuration (same
+    /// verification policy, versions, ciphers, ALPN and resumption state)
+    /// serving a certificate for `name`.
+    fn minted(&self, g: &Generator, name: &str) -> Result<Arc<Slot>, GenCertError> {
+        g.cache.get_or_insert(name, || {
+            let default = self
+                .entry_slot
+                .first()
+                .and_then(|i| self.slots.get(*i))
+                .ok_or_else(|| GenCertError::Mint("no default certificate".into()))?;
+            let cert = g.minter.mint(name)?;
+            let frontend = cert
+                .cert
+                .first()
+                .and_then(|der| CertFacts::from_der(der.as_ref()))
+                .ok_or_else(|| GenCertError::Mint("unparsable minted certificate".into()))?;
+            let mut config = (*default.config).clone();
+            config.cert_resolver = Arc::new(FixedCert(Arc::new(cert)));
+            Ok(Arc::new(Slot {
+                config: Arc::new(config),
+                verifier: default.verifier.clone(),
+                policy: default.policy,
+                frontend: Arc::new(frontend),
+            }))
+        })
+    }
+
+    /// How many certificates `generate-certificates` keeps minted.
+    pub fn generated_count(&self) -> usize {
+        self.generator.as_ref().map_or(0, |g| g.cache.len())
     }
 
     /// The policy that would serve `host` had the client sent it as SNI (for
     /// a client accepting both ECDSA and RSA certificates); `None` when no
     /// certificate would (`strict-sni`). Compare it with the policy of the
-    /// connection to answer 421 to domain fronting.
+    /// connection to answer 421 to domain fronting. A name that would get a
+    /// generated certificate gets the default certificate's policy.
     pub fn policy_for_host(&self, host: &str) -> Option<PolicyId> {
-        self.select(Some(host), ClientCaps::ANY).map(|s| s.policy)
+        let configured = match &self.generator {
+            // Generated certificates are served under the default one's policy.
+            Some(_) => self.sni.matching(host, ClientCaps::ANY).or(Some(0)),
+            None => self.sni.select(Some(host), ClientCaps::ANY),
+        };
+        let slot = self.slots.get(*self.entry_slot.get(configured?)?)?;
+        Some(slot.policy)
     }
 
     /// How many distinct verification policies the bind has: with one, a

@@ -170,6 +170,12 @@ impl SniIndex {
         }
     }
 
+    /// The entry whose names match `server_name`, without falling back to
+    /// the default certificate.
+    pub fn matching(&self, server_name: &str, caps: ClientCaps) -> Option<usize> {
+        self.lookup(&server_name.to_ascii_lowercase(), caps)
+    }
+
     fn lookup(&self, name: &str, caps: ClientCaps) -> Option<usize> {
         let exact = self.exact.get(name).map_or(&[][..], Vec::as_slice);
         if let Some(entry) = choose(exact.iter().filter(|n| !n.negated), caps) {

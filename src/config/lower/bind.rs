@@ -6,6 +6,7 @@
 //! complete [`TlsPolicy`]. Certificates, CAs and CRLs are loaded here, which is
 //! what makes `check` catch a missing file or a key that does not match.
 
+use super::gencert;
 use super::tlsopts;
 use super::values::{bind_addresses, uint, uint_in};
 use super::{Lowerer, arg};
@@ -58,6 +59,8 @@ struct BindOpts {
     backlog: Option<u32>,
     /// TLS-only options seen, for the "without ssl" warning.
     tls_only: Vec<Word>,
+    /// `generate-certificates`, `ca-sign-file`, `ca-sign-pass`.
+    gencert: gencert::GenCertOpts,
 }
 
 enum CertSource {
@@ -102,6 +105,7 @@ pub(crate) fn lower_bind(cx: &mut Lowerer, line: &Line, where_: &str) -> Option<
         maxconn: None,
         backlog: None,
         tls_only: Vec::new(),
+        gencert: Default::default(),
     };
     let mut ok = true;
     let mut i = 2;
@@ -205,6 +209,10 @@ fn bind_option(
             opts.sni_host_check = false;
             opts.tls_only.push(o.clone());
             Ok(i + 1)
+        }
+        "generate-certificates" | "ca-sign-file" | "ca-sign-pass" => {
+            opts.tls_only.push(o.clone());
+            gencert::bind_option(w, i, &mut opts.gencert)
         }
         "accept-proxy" => {
             opts.accept_proxy = true;
@@ -418,7 +426,9 @@ fn build_tls(cx: &mut Lowerer, opts: &BindOpts, place: &str) -> Option<BindTls> 
         );
         return None;
     }
+    let generate = gencert::lower(cx, &opts.gencert, &certs, place)?;
     Some(BindTls {
+        generate,
         certs,
         strict_sni: opts.strict_sni,
         sni_host_check: opts.sni_host_check,

@@ -132,6 +132,11 @@ fn global_line(cx: &mut Lowerer, line: &Line, where_: &str) -> Result<(), Diagno
             cx.global.session_cache.size = n as usize;
             done(2)
         }
+        "tune.ssl.ssl-ctx-cache-size" => {
+            let n = uint(one("a number of entries")?, &kw.text)?;
+            cx.global.ssl_ctx_cache_size = Some(n as usize);
+            done(2)
+        }
         "tune.ssl.lifetime" => {
             let ms = time_ms(one("a time")?, &kw.text)?;
             // HAProxy's default unit here is the second.

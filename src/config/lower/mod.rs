@@ -12,6 +12,7 @@ mod bind;
 mod checks;
 mod compat;
 mod cpumap;
+mod gencert;
 mod global;
 mod proxy;
 mod rules;
