@@ -557,6 +557,11 @@ pub static TABLE: &[Keyword] = &[
     s(Proxy, "monitor-uri", "URI answered 200 by the proxy itself"),
     s(
         Proxy,
+        "stick-table",
+        "the proxy's table of per-key counters (rates, gpc, gpt0), local to the process",
+    ),
+    s(
+        Proxy,
         "capture request header",
         "show a request header in the access log (%hr)",
     ),
@@ -820,6 +825,20 @@ pub static TABLE: &[Keyword] = &[
     ),
     s(HttpRequest, "set-query", "rewrite the query string"),
     s(HttpRequest, "set-var", "set a variable"),
+    s(HttpRequest, "track-sc0", "track stick counter 0 on a key"),
+    s(HttpRequest, "track-sc1", "track stick counter 1 on a key"),
+    s(HttpRequest, "track-sc2", "track stick counter 2 on a key"),
+    s(
+        HttpRequest,
+        "sc-inc-gpc0",
+        "increment gpc0 of a tracked counter",
+    ),
+    s(
+        HttpRequest,
+        "sc-inc-gpc1",
+        "increment gpc1 of a tracked counter",
+    ),
+    s(HttpRequest, "sc-set-gpt0", "set gpt0 of a tracked counter"),
     s(HttpRequest, "unset-var", "unset a variable"),
     s(HttpRequest, "deny", "answer an error (403 by default)"),
     s(HttpRequest, "return", "answer from the proxy itself"),

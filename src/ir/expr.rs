@@ -341,6 +341,14 @@ pub enum Fetch {
         var: VarName,
         default: Option<String>,
     },
+    /// Stick counters: `sc_*`, `sc<n>_*`, `src_*`. `table` names the table
+    /// to look the key up in (the tracked entry's table, or for `src_*` the
+    /// current proxy's, when absent).
+    Stick {
+        entry: super::stick::StickEntry,
+        read: super::stick::StickRead,
+        table: Option<String>,
+    },
 }
 
 impl Fetch {
@@ -392,6 +400,10 @@ impl Fetch {
             Fetch::HttpAuth { .. } => Bool,
             Fetch::HttpAuthGroup { .. } => Str,
             Fetch::Var { .. } => Any,
+            Fetch::Stick { read, .. } => match read {
+                super::stick::StickRead::Tracked => Bool,
+                _ => Int,
+            },
         }
     }
 }

@@ -8,6 +8,7 @@
 //! stats page can point back at the configuration.
 
 pub mod expr;
+pub mod stick;
 
 use crate::tls::{CaBundle, CertKey, CrlSet};
 use expr::{AclTerm, Condition, LogFormat, Mode, Sample};
@@ -224,6 +225,8 @@ pub struct Timeouts {
 #[derive(Clone, Debug, Serialize)]
 pub struct ProxyCommon {
     pub name: String,
+    /// The proxy's `stick-table`, named after the proxy.
+    pub stick_table: Option<stick::StickTable>,
     /// `file:line` of the section header.
     pub origin: String,
     pub mode: Mode,
@@ -914,6 +917,8 @@ pub enum HttpAction {
     Auth {
         realm: Option<String>,
     },
+    /// `track-sc<n>`, `sc-inc-gpc<n>`, `sc-set-gpt0`.
+    Stick(stick::StickAction),
 }
 
 /// The part of the request target a `replace-*` action rewrites.

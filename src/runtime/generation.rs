@@ -28,6 +28,8 @@ pub struct Generation {
     checks: Vec<CheckSpec>,
     /// The running checks: aborted when the Generation is dropped.
     health: HealthTasks,
+    /// Stick tables by proxy name; a reload starts them empty.
+    pub stick_tables: crate::runtime::stick::Tables,
 }
 
 /// Why a Generation could not be built from a valid IR.
@@ -117,6 +119,19 @@ impl Generation {
                 &config.global.log,
             )?);
         }
+        let mut stick_tables = std::collections::HashMap::new();
+        let commons = config
+            .frontends
+            .iter()
+            .map(|f| &f.common)
+            .chain(config.backends.iter().map(|b| &b.common));
+        for common in commons {
+            if let Some(t) = &common.stick_table {
+                stick_tables
+                    .entry(t.name.clone())
+                    .or_insert_with(|| crate::runtime::stick::Table::new(t.clone()));
+            }
+        }
         Ok(Generation {
             config: Arc::new(config),
             backends,
@@ -125,6 +140,7 @@ impl Generation {
             tls,
             checks,
             health: HealthTasks::default(),
+            stick_tables: Arc::new(stick_tables),
         })
     }
 

@@ -15,6 +15,7 @@ use super::generation::{ConnTls, Generation};
 use super::h1guard::{Phase, PhaseBody};
 use super::logbody::{LoggedBody, PendingLog};
 use super::stats_page;
+use super::stick::{Event as StickEvent, Slots, StickCtx};
 use super::upstream::Forwarded;
 use crate::ir::expr::{AclTerm, Condition, LogFormat};
 use crate::ir::{
@@ -46,6 +47,8 @@ pub struct ConnCtx {
     pub phase: Arc<Phase>,
     /// The connection's `sess.*` variables, shared by its requests.
     pub sess: SessVars,
+    /// Stick counters tracked by `tcp-request` rules for the whole session.
+    pub stick_session: Arc<std::sync::Mutex<Slots>>,
 }
 
 /// Outcome of a rule set.
@@ -69,6 +72,9 @@ pub async fn handle(
     let fe = &generation.config.frontends[ctx.frontend];
     let mut vars = Vars::in_session(generation.proc_vars.clone(), ctx.sess.clone());
     vars.new_transaction();
+    let stick = StickCtx::new(generation.stick_tables.clone(), ctx.stick_session.clone());
+    stick.count_request_on_session();
+    vars.stick = Some(Arc::new(stick));
     let mut log = LogFacts::new(&ctx.facts);
     log.request_line = Some(eval::request_line(&parts));
     log.backend_is_http = true;
@@ -99,6 +105,11 @@ pub async fn handle(
     };
     after::run(&ctx, chosen, &parts, &mut res_parts, &mut vars, caps);
     log.status = res_parts.status.as_u16() as i64;
+    if res_parts.status.is_client_error()
+        && let Some(stick) = &vars.stick
+    {
+        stick.record_all(StickEvent::HttpError);
+    }
     let pending = PendingLog {
         generation: generation.clone(),
         frontend: ctx.frontend,
@@ -703,6 +714,10 @@ pub(super) fn plan(
         }
         HttpAction::SetStatus { status, reason } => Step::Status(*status, reason.clone()),
         HttpAction::SetVar { var, value } => Step::SetVar(var.clone(), eval::eval_sample(value, t)),
+        HttpAction::Stick(action) => {
+            super::stickrules::apply(action, t, true);
+            Step::Nothing
+        }
         HttpAction::UnsetVar(var) => Step::UnsetVar(var.clone()),
         HttpAction::Deny(reply) | HttpAction::Return(reply) => {
             Step::Reply(build_reply(reply, common, t))

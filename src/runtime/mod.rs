@@ -26,6 +26,8 @@ pub mod logbody;
 pub mod privileges;
 pub mod serve;
 mod stats_page;
+pub mod stick;
+mod stickrules;
 pub mod tcprules;
 pub mod upstream;
 pub mod upstream_tls;

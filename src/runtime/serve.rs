@@ -265,6 +265,7 @@ async fn serve_connection(
                 tls: None,
                 phase: Phase::new(),
                 sess: conn_vars.session(),
+                stick_session: Arc::default(),
             });
             serve_http(timed, ctx, peer).await;
         }
@@ -309,6 +310,7 @@ async fn serve_connection(
                 }),
                 phase: Phase::new(),
                 sess: conn_vars.session(),
+                stick_session: Arc::default(),
             });
             if tls_stream.get_ref().1.alpn_protocol() == Some(b"h2") {
                 ctx.phase.pass_through();

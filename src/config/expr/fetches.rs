@@ -130,7 +130,8 @@ pub(crate) fn class_of(fetch: &Fetch) -> Class {
         | Fetch::ConstIpv6(_)
         | Fetch::ConstMeth(_)
         | Fetch::Var { .. }
-        | Fetch::Uuid => Class::Const,
+        | Fetch::Uuid
+        | Fetch::Stick { .. } => Class::Const,
         Fetch::Src | Fetch::Dst | Fetch::SrcPort | Fetch::DstPort | Fetch::FcErr => Class::L4Client,
         Fetch::SslFc
         | Fetch::SslFcSni

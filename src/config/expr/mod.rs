@@ -28,6 +28,7 @@ mod lex;
 mod logformat;
 mod names;
 mod sample;
+pub(crate) mod stickfetch;
 mod tls_fetches;
 
 use crate::config::word::Word;
@@ -107,6 +108,10 @@ pub struct ExprCtx<'a> {
     pub acl_exists: &'a dyn Fn(&str) -> bool,
     /// Where we are, for messages: `'http-request set-header' rule in frontend 'fe'`.
     pub context: &'a str,
+    /// Names of the proxies that have a `stick-table` (stick fetches name them).
+    pub tables: &'a [String],
+    /// This proxy's own table, if it has one.
+    pub own_table: Option<&'a str>,
 }
 
 /// Parses one word as a sample expression: `req.hdr(host),field(1,:),lower`.
@@ -361,6 +366,8 @@ pub(crate) mod testutil {
             stage,
             acl_exists: &exists,
             context: "test rule",
+            tables: &[],
+            own_table: None,
         };
         f(&ctx)
     }
@@ -430,6 +437,8 @@ mod tests {
             stage: Stage::HttpRequest,
             acl_exists: &|_| false,
             context: "'http-request set-header' rule in frontend 'fe'",
+            tables: &[],
+            own_table: None,
         };
         assert!(parse_log_format(&w, &ctx, &mut diags).is_none());
         let out = render(&map, &diags);

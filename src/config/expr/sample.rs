@@ -10,7 +10,7 @@
 use super::fetches::{self, AclKeyword, ArgKind, ArgVal, Class};
 use super::lex::{self, Call};
 use super::names::{HAPROXY_ACL_ONLY_KEYWORDS, HAPROXY_CONVERTERS, HAPROXY_FETCHES};
-use super::{ExprCtx, ExprError, ExprErrorKind, Stage, converters, sub_span};
+use super::{ExprCtx, ExprError, ExprErrorKind, Stage, converters, stickfetch, sub_span};
 use crate::config::word::Word;
 use crate::diag::{Diagnostic, Diagnostics, did_you_mean};
 use crate::ir::expr::{CertField, Converter, DnSelect, Fetch, HttpDir, Mode, Sample, SampleType};
@@ -102,15 +102,22 @@ pub(crate) fn parse_at(
         None
     };
     let fetch_name = acl_kw.map_or(call.name, |k| k.fetch);
-    let spec = fetches::spec(fetch_name).ok_or_else(|| unknown_fetch(&call, site))?;
+    let stick = stickfetch::spec(fetch_name);
+    let spec = fetches::spec(fetch_name)
+        .or(stick)
+        .ok_or_else(|| unknown_fetch(&call, site))?;
     let args = type_args(&call, spec.args, spec.min, "fetch method")?;
     let dir = if ctx.stage.is_response() {
         HttpDir::Response
     } else {
         HttpDir::Request
     };
-    let fetch =
-        fetches::build(fetch_name, &args, dir).map_err(|(i, msg)| bad_arg(&call, i, msg))?;
+    let fetch = if stick.is_some() {
+        stickfetch::build(fetch_name, &args, ctx)
+    } else {
+        fetches::build(fetch_name, &args, dir)
+    }
+    .map_err(|(i, msg)| bad_arg(&call, i, msg))?;
     warn_fetch_args(&fetch, word, &call, ctx, diags);
     let class = fetches::class_of_keyword(fetch_name, &fetch);
     if ctx.mode == Mode::Tcp

@@ -18,6 +18,7 @@ mod proxy;
 mod rules;
 mod server;
 mod statssock;
+mod stick;
 mod tlsopts;
 pub mod values;
 
@@ -63,6 +64,7 @@ pub fn lower(
     };
     let errors_before = cx.diags.error_count();
     let mut proxies = proxy::ProxySet::default();
+    proxies.table_names = std::sync::Arc::new(stick::table_names(ast));
     let mut userlists = Vec::new();
     for section in &ast.sections {
         match section.kind {

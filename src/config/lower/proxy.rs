@@ -79,6 +79,10 @@ pub(crate) struct ProxyBuilder {
     pub http_check_used: Option<Span>,
     pub tcp_check_used: Option<Span>,
     pub lb: ir::LbOptions,
+    /// `stick-table`.
+    pub stick_table: Option<ir::stick::StickTable>,
+    /// Proxies that declare a stick table (known before lowering).
+    pub table_names: Arc<Vec<String>>,
 }
 
 /// `use_backend` before backend names are resolved.
@@ -152,6 +156,8 @@ impl ProxyBuilder {
             http_check_used: None,
             tcp_check_used: None,
             lb: ir::LbOptions::default(),
+            stick_table: None,
+            table_names: Arc::new(Vec::new()),
         }
     }
 
@@ -170,11 +176,14 @@ impl ProxyBuilder {
         context: &'a str,
         acl_exists: &'a dyn Fn(&str) -> bool,
     ) -> ExprCtx<'a> {
+        let own = self.kind != SectionKind::Defaults && self.table_names.contains(&self.name);
         ExprCtx {
             mode: self.mode,
             stage,
             acl_exists,
             context,
+            tables: &self.table_names,
+            own_table: own.then_some(self.name.as_str()),
         }
     }
 
@@ -226,6 +235,8 @@ pub(crate) struct ProxySet {
     /// Index of the last defaults section seen (the implicit one).
     last_defaults: Option<usize>,
     proxies: Vec<ProxyBuilder>,
+    /// Proxies that declare a stick table.
+    pub table_names: Arc<Vec<String>>,
 }
 
 impl ProxySet {
@@ -238,6 +249,8 @@ impl ProxySet {
         let mut p = base;
         p.kind = section.kind;
         p.name = section.name_str().to_string();
+        p.table_names = self.table_names.clone();
+        p.stick_table = None;
         p.origin = cx.origin(section.span());
         p.span = section.span();
         if section.kind != SectionKind::Defaults {
@@ -578,6 +591,7 @@ fn split_builder(p: ProxyBuilder) -> (ProxyCommon, BuilderRest) {
         hide_version: p.stats.hide_version,
     });
     let common = ProxyCommon {
+        stick_table: p.stick_table,
         name: p.name,
         origin: p.origin,
         mode: p.mode,
@@ -1116,6 +1130,22 @@ fn proxy_line(
         "redirect" => {
             let rule = rules::redirect_rule(cx, p, line, where_)?;
             p.redirects.push(rule);
+            Ok(())
+        }
+        "stick-table" => {
+            if p.kind == SectionKind::Defaults {
+                return Err(Diagnostic::error(
+                    "'stick-table' is not allowed in 'defaults' sections",
+                )
+                .at(kw.span)
+                .help("declare the table in a frontend, backend or listen section"));
+            }
+            if p.stick_table.is_some() {
+                return Err(Diagnostic::error("only one 'stick-table' per proxy")
+                    .at(kw.span)
+                    .help("declare another table in a dummy backend and refer to it with 'table <name>'"));
+            }
+            p.stick_table = Some(super::stick::table(&p.name, kw, &w[1..])?);
             Ok(())
         }
         "monitor-uri" => {

@@ -129,6 +129,13 @@ pub(crate) fn http_rule(
             .at(act.span.to(args.last().map_or(act.span, |a| a.span))))
         }
     };
+    if let Some(stick) = super::stick::action(cx, act, name, paren, args, &ctx) {
+        return Ok(HttpRule {
+            action: HttpAction::Stick(stick?),
+            cond,
+            origin: cx.origin(line.span),
+        });
+    }
     let fmt = |cx: &mut Lowerer, word: &Word| -> Result<LogFormat, Diagnostic> {
         expr::parse_log_format(word, &ctx, cx.diags).ok_or_else(silent)
     };

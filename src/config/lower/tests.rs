@@ -103,8 +103,8 @@ fn unknown_keyword_suggests_and_unsupported_is_named() {
         "keyword 'option http-use-htx'",
     );
     invalid(
-        &format!("{FE}    stick-table type ip size 1m\n"),
-        "is not supported by portcullis",
+        &format!("{FE}    stick-table type ip size 1m peers p\n"),
+        "stick-table option 'peers' is not supported by portcullis",
     );
 }
 

@@ -131,6 +131,9 @@ fn text(s: &str) -> Option<Value> {
 fn fetch_one(f: &Fetch, t: &mut Txn) -> Option<Value> {
     let tls = t.conn.tls.as_deref();
     match f {
+        Fetch::Stick { entry, read, table } => {
+            crate::runtime::stickrules::fetch(entry, *read, table.as_deref(), t)
+        }
         Fetch::AlwaysTrue => Some(Value::Bool(true)),
         Fetch::AlwaysFalse => Some(Value::Bool(false)),
         Fetch::ConstStr(s) => text(s),

@@ -59,6 +59,9 @@ pub struct Vars {
     txn: VarMap,
     reqres: VarMap,
     phase: ReqRes,
+    /// The stream's stick counters: they live exactly as long as the
+    /// transaction's variables, so they travel with them.
+    pub stick: Option<std::sync::Arc<crate::runtime::stick::StickCtx>>,
 }
 
 impl Vars {
@@ -76,6 +79,7 @@ impl Vars {
             txn: VarMap::new(),
             reqres: VarMap::new(),
             phase: ReqRes::Request,
+            stick: None,
         }
     }
 
