@@ -64,6 +64,14 @@ fn within(d: Duration, lo_ms: u64, hi_ms: u64) -> bool {
     d >= Duration::from_millis(lo_ms) && d <= Duration::from_millis(hi_ms)
 }
 
+/// Asserts that the proxy sends `expected` then closes, between `lo_ms` and
+/// `hi_ms` after `since`.
+async fn closes_with(s: &mut TcpStream, since: Instant, expected: &str, lo_ms: u64, hi_ms: u64) {
+    let (got, after) = read_to_close(s, since).await;
+    assert_eq!(got, expected);
+    assert!(within(after, lo_ms, hi_ms), "closed after {after:?}");
+}
+
 #[tokio::test]
 async fn the_first_request_gets_408_after_timeout_http_request_even_if_nothing_came() {
     let sink = LogSink::bind().await;
@@ -76,9 +84,7 @@ async fn the_first_request_gets_408_after_timeout_http_request_even_if_nothing_c
     // Nothing at all.
     let t = Instant::now();
     let mut s = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
-    let (got, after) = read_to_close(&mut s, t).await;
-    assert_eq!(got, PAGE_408);
-    assert!(within(after, 350, 3000), "{after:?}");
+    closes_with(&mut s, t, PAGE_408, 350, 3000).await;
     let line = sink.next_line().await;
     assert!(line.contains(" fe fe/<NOSRV> -1/-1/-1/-1/"), "{line}");
     assert!(line.contains(" 408 0 - - cR-- "), "{line}");
@@ -90,9 +96,7 @@ async fn the_first_request_gets_408_after_timeout_http_request_even_if_nothing_c
         s.write_all(&[*b]).await.unwrap();
         tokio::time::sleep(Duration::from_millis(30)).await;
     }
-    let (got, after) = read_to_close(&mut s, t).await;
-    assert_eq!(got, PAGE_408);
-    assert!(within(after, 350, 3000), "{after:?}");
+    closes_with(&mut s, t, PAGE_408, 350, 3000).await;
     p.shutdown().await;
 }
 
@@ -109,10 +113,8 @@ async fn an_idle_keep_alive_connection_closes_silently_after_timeout_http_keep_a
     s.write_all(REQ).await.unwrap();
     read_ok(&mut s).await;
     let t = Instant::now();
-    let (got, after) = read_to_close(&mut s, t).await;
-    assert_eq!(got, "", "no 408 on an idle keep-alive connection");
     // Well before `timeout http-request` (3 s): the keep-alive timeout rules.
-    assert!(within(after, 250, 2500), "{after:?}");
+    closes_with(&mut s, t, "", 250, 2500).await;
     p.shutdown().await;
 }
 
@@ -124,9 +126,7 @@ async fn without_http_keep_alive_the_idle_wait_is_timeout_http_request() {
     s.write_all(REQ).await.unwrap();
     read_ok(&mut s).await;
     let t = Instant::now();
-    let (got, after) = read_to_close(&mut s, t).await;
-    assert_eq!(got, "");
-    assert!(within(after, 250, 5000), "{after:?}");
+    closes_with(&mut s, t, "", 250, 5000).await;
     p.shutdown().await;
 }
 
@@ -146,9 +146,7 @@ async fn the_next_request_has_timeout_http_request_from_its_first_byte() {
     tokio::time::sleep(Duration::from_millis(900)).await;
     s.write_all(b"GET / HT").await.unwrap();
     let t = Instant::now();
-    let (got, after) = read_to_close(&mut s, t).await;
-    assert_eq!(got, PAGE_408);
-    assert!(within(after, 500, 4000), "{after:?}");
+    closes_with(&mut s, t, PAGE_408, 500, 4000).await;
     p.shutdown().await;
 }
 
