@@ -17,6 +17,7 @@ const EXPECTED: &[&str] = &[
     "haproxy-blog-mtls.cfg",
     "per-sni-client-ca.cfg",
     "quickstart.cfg",
+    "sni-passthrough.cfg",
     "upstream-mtls.cfg",
 ];
 

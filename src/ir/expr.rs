@@ -281,6 +281,9 @@ pub enum Fetch {
     },
     /// SNI parsed from a raw ClientHello in the request buffer (TCP passthrough).
     ReqSslSni,
+    /// The fetches over the raw request buffer (`mode tcp` content
+    /// inspection), HAProxy 2.6's `payload.c`.
+    L6(L6Fetch),
     // HTTP.
     Path,
     Url,
@@ -384,6 +387,12 @@ impl Fetch {
                 CertField::Version => Int,
             },
             Fetch::ReqSslSni => Str,
+            Fetch::L6(l6) => match l6 {
+                L6Fetch::Len | L6Fetch::SslHelloType | L6Fetch::SslVer | L6Fetch::SslStExt => Int,
+                L6Fetch::Payload { .. } | L6Fetch::PayloadLv { .. } => Bin,
+                L6Fetch::SslAlpn => Str,
+                L6Fetch::SslEcExt => Bool,
+            },
             Fetch::Path
             | Fetch::Url
             | Fetch::Query
@@ -406,6 +415,41 @@ impl Fetch {
             },
         }
     }
+}
+
+/// A fetch reading the raw request buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum L6Fetch {
+    /// `req.len`: bytes in the buffer.
+    Len,
+    /// `req.payload(offset,len)`: `len` 0 = up to the end of the buffer.
+    Payload { offset: u32, len: u32 },
+    /// `req.payload_lv(len_offset,len_size[,buf_offset])`: a block whose
+    /// big-endian length is read at `len_offset`.
+    PayloadLv {
+        len_offset: u32,
+        len_size: u32,
+        buf_offset: Option<LvOffset>,
+    },
+    /// `req.ssl_hello_type`: handshake type of the first TLS record.
+    SslHelloType,
+    /// `req.ssl_ver`: ClientHello version as `(major << 16) | minor`.
+    SslVer,
+    /// `req.ssl_alpn`: the protocols the ClientHello offers, in order.
+    SslAlpn,
+    /// `req.ssl_ec_ext`: the ClientHello has the supported-groups extension.
+    SslEcExt,
+    /// `req.ssl_st_ext`: 0 no session ticket extension, 1 empty, 2 with a ticket.
+    SslStExt,
+}
+
+/// The third argument of `payload_lv`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum LvOffset {
+    /// A plain number: where the block starts.
+    Absolute(i64),
+    /// `+n` / `-n`: relative to the end of the length field.
+    Relative(i64),
 }
 
 /// One converter in a chain, with its span for runtime error reports.

@@ -202,17 +202,31 @@ pub struct DnEntry {
 
 /// What the TCP layer has read from the client before any HTTP parsing
 /// (`tcp-request content` with an inspect delay).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct ContentFacts {
-    /// Bytes waiting in the request buffer (`req.len`, `REQ_CONTENT`).
-    pub len: usize,
-    /// SNI parsed from a raw TLS ClientHello in the buffer (`req.ssl_sni`).
-    pub ssl_sni: Option<String>,
+    /// The bytes waiting in the request buffer (`req.len`, `req.payload`,
+    /// `req.ssl_sni`…, `REQ_CONTENT`).
+    pub data: bytes::Bytes,
+    /// The most the buffer holds (`tune.bufsize`): payload fetches reaching
+    /// past it can never match.
+    pub limit: usize,
     /// RDP cookies found in the buffer (`RDP_COOKIE`).
     pub rdp_cookie_count: usize,
     /// The inspect delay expired or the buffer is full: no more data will
     /// change the verdict (`WAIT_END`).
     pub inspect_done: bool,
+}
+
+impl Default for ContentFacts {
+    /// An empty buffer of HAProxy's default size, still waiting for data.
+    fn default() -> Self {
+        ContentFacts {
+            data: bytes::Bytes::new(),
+            limit: 16_384,
+            rdp_cookie_count: 0,
+            inspect_done: false,
+        }
+    }
 }
 
 /// Everything a log line needs beyond the connection and the HTTP messages,

@@ -64,25 +64,6 @@ impl Generation {
         for fe in &config.frontends {
             let mut per_bind = Vec::new();
             for b in &fe.binds {
-                let unsupported = |what| BuildError::Unsupported {
-                    frontend: fe.common.name.clone(),
-                    bind: b.spec.clone(),
-                    what,
-                };
-                if b.accept_proxy {
-                    return Err(unsupported("'accept-proxy'"));
-                }
-                if fe.common.mode == ir::expr::Mode::Tcp {
-                    return Err(unsupported("'mode tcp'"));
-                }
-                if fe
-                    .common
-                    .tcp_request_connection
-                    .iter()
-                    .any(|r| matches!(r.action, ir::TcpAction::ExpectProxy))
-                {
-                    return Err(unsupported("'tcp-request connection expect-proxy'"));
-                }
                 per_bind.push(match &b.tls {
                     Some(t) => Some(Arc::new(BindTlsRuntime::build(t).map_err(|source| {
                         BuildError::Tls {

@@ -14,6 +14,7 @@ use super::generation::Generation;
 use super::h1guard::{ErrorPages, Guard, GuardTimeouts, Phase};
 use super::http::{ConnCtx, handle};
 use super::listener::{BindError, BoundSocket, SocketSet};
+use super::proxyproto;
 use super::tcprules;
 use crate::ir;
 use crate::tls::handshake;
@@ -215,13 +216,7 @@ async fn serve_connection(
     let local = stream.local_addr().unwrap_or(peer);
     let fe = &generation.config.frontends[frontend];
     let t = &fe.common.timeouts;
-    // `timeout client` on writes: a client that stops reading is cut. On
-    // reads it is applied by the HTTP guard, which knows when the client is
-    // expected to send.
-    let mut timed = tokio_io_timeout::TimeoutStream::new(stream);
     let idle = t.client.map(Duration::from_millis);
-    timed.set_write_timeout(idle);
-    let timed = Box::pin(timed);
     let mut facts = ConnFacts {
         src: peer,
         dst: local,
@@ -232,15 +227,30 @@ async fn serve_connection(
     // `tcp-request connection` rules see only layer-4 facts.
     let auth: &(dyn UserAuth + Sync) = &generation.userlists;
     let mut conn_vars = Vars::new(generation.proc_vars.clone());
-    if !tcprules::allows(
+    let Some(expect_proxy) = tcprules::connection(
         &fe.common.tcp_request_connection,
         &fe.common.acls,
         &facts,
         auth,
         &mut conn_vars,
-    ) {
+    ) else {
+        return;
+    };
+    let mut stream = stream;
+    let accept_proxy = fe.binds.get(bind).is_some_and(|b| b.accept_proxy);
+    if (accept_proxy || expect_proxy) && !read_proxy_header(&mut stream, &mut facts, idle).await {
         return;
     }
+    if fe.common.mode == ir::expr::Mode::Tcp {
+        super::tcp::serve(stream, facts, conn_vars, generation, frontend, bind).await;
+        return;
+    }
+    // `timeout client` on writes: a client that stops reading is cut. On
+    // reads it is applied by the HTTP guard, which knows when the client is
+    // expected to send.
+    let mut timed = tokio_io_timeout::TimeoutStream::new(stream);
+    timed.set_write_timeout(idle);
+    let timed = Box::pin(timed);
     let tls_rt = generation
         .tls
         .get(frontend)
@@ -316,6 +326,33 @@ async fn serve_connection(
                 ctx.phase.pass_through();
             }
             serve_http(tls_stream, ctx, peer).await;
+        }
+    }
+}
+
+/// Reads the PROXY header of a connection (`accept-proxy`, `expect-proxy
+/// layer4`) within `timeout client` (10 s without one), and takes the
+/// addresses it names; `false` when the connection must be closed.
+async fn read_proxy_header(
+    stream: &mut tokio::net::TcpStream,
+    facts: &mut ConnFacts,
+    idle: Option<Duration>,
+) -> bool {
+    let limit = idle.unwrap_or(Duration::from_secs(10));
+    match tokio::time::timeout(limit, proxyproto::read_header(stream)).await {
+        Ok(Ok(Some((src, dst)))) => {
+            facts.src = src;
+            facts.dst = dst;
+            true
+        }
+        Ok(Ok(None)) => true,
+        Ok(Err(e)) => {
+            tracing::info!("{}: {e}", facts.src);
+            false
+        }
+        Err(_) => {
+            tracing::info!("{}: timed out waiting for the PROXY header", facts.src);
+            false
         }
     }
 }

@@ -40,6 +40,9 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+mod stream;
+pub use stream::{StreamConnect, StreamEnv};
+
 /// HAProxy's default `timeout connect` is infinite; a bound keeps a dead server
 /// from holding requests forever when the config sets none (check warns).
 const FALLBACK_CONNECT: Duration = Duration::from_secs(30);

@@ -39,6 +39,9 @@ enum Kind {
     Reg,
     Method,
     AuthGroup,
+    /// Integers written `major.minor` (`req_ssl_ver 3.1`, HAProxy's
+    /// `pat_parse_dotted_ver`).
+    DottedVer,
 }
 
 impl Kind {
@@ -70,7 +73,7 @@ impl Kind {
     /// The type the sample must be castable to (`pat_match_types`).
     fn expected(self) -> SampleType {
         match self {
-            Kind::Found | Kind::Bool | Kind::Int => SampleType::Int,
+            Kind::Found | Kind::Bool | Kind::Int | Kind::DottedVer => SampleType::Int,
             Kind::Ip => SampleType::Addr,
             Kind::Bin => SampleType::Bin,
             Kind::Method => SampleType::Meth,
@@ -90,7 +93,7 @@ impl Kind {
     }
 
     fn takes_int_operators(self) -> bool {
-        matches!(self, Kind::Int | Kind::Len)
+        matches!(self, Kind::Int | Kind::Len | Kind::DottedVer)
     }
 }
 
@@ -155,6 +158,8 @@ pub(crate) fn parse_criterion(
         Some(Implied::Reg) => Some(Kind::Reg),
         Some(Implied::Method) => Some(Kind::Method),
         Some(Implied::AuthGroup) => Some(Kind::AuthGroup),
+        Some(Implied::Bin) => Some(Kind::Bin),
+        Some(Implied::DottedVer) => Some(Kind::DottedVer),
         None => Kind::default_for(out_type),
     };
     if kind.is_some() && out_type != SampleType::Bool && words.len() == 1 {
@@ -421,7 +426,7 @@ fn inline_patterns(
             continue;
         }
         let pat = if kind.takes_int_operators() && op != "eq" && !text.contains([':', '-']) {
-            operator_range(op, text)
+            operator_range(op, text, kind)
         } else {
             parse_pattern(kind, text, st.ignore_case)
         };
@@ -467,7 +472,7 @@ fn matcher(kind: Kind, patterns: Vec<Pat>, ignore_case: bool) -> Matcher {
     match kind {
         Kind::Found => Matcher::Found,
         Kind::Bool => Matcher::Bool,
-        Kind::Int => Matcher::Int(collect!(Range)),
+        Kind::Int | Kind::DottedVer => Matcher::Int(collect!(Range)),
         Kind::Len => Matcher::Len(collect!(Range)),
         Kind::Ip => Matcher::Ip(collect!(Ip)),
         Kind::Bin => Matcher::Bin(collect!(Bin)),

@@ -17,6 +17,7 @@ pub(super) fn pattern_help(kind: Kind, text: &str) -> Option<String> {
         Kind::Ip if text.chars().any(|c| c.is_ascii_alphabetic()) && !text.contains(':') => {
             Some("portcullis does not resolve host names in ACL patterns: write the address".into())
         }
+        Kind::DottedVer => Some("versions are written major.minor, e.g. '3.1' for TLS 1.0".into()),
         Kind::Int | Kind::Len => {
             Some("integer patterns are N, N:M, :M, N: or an operator (eq ge gt le lt) and N".into())
         }
@@ -26,9 +27,13 @@ pub(super) fn pattern_help(kind: Kind, text: &str) -> Option<String> {
 }
 
 /// `gt 5` → `6:` and friends (HAProxy's operator compatibility layer).
-pub(super) fn operator_range(op: &str, text: &str) -> Result<Pat, String> {
-    let v = parse_int(text)
-        .ok_or_else(|| format!("'{text}' is neither a number nor a supported operator"))?;
+pub(super) fn operator_range(op: &str, text: &str, kind: Kind) -> Result<Pat, String> {
+    let v = if kind == Kind::DottedVer {
+        dotted(text).ok_or_else(|| format!("'{text}' is not a dotted number"))?
+    } else {
+        parse_int(text)
+            .ok_or_else(|| format!("'{text}' is neither a number nor a supported operator"))?
+    };
     let range = match op {
         "gt" => IntRange {
             min: Some(v.saturating_add(1)),
@@ -54,6 +59,7 @@ pub(super) fn parse_pattern(kind: Kind, text: &str, ignore_case: bool) -> Result
     Ok(match kind {
         Kind::Found | Kind::Bool => Pat::Ignored,
         Kind::Int | Kind::Len => Pat::Range(int_range(text)?),
+        Kind::DottedVer => Pat::Range(dotted_range(text)?),
         Kind::Ip => Pat::Ip(
             ip_net(text).ok_or_else(|| format!("'{text}' is not a valid IPv4 or IPv6 address"))?,
         ),
@@ -94,6 +100,51 @@ pub(super) fn int_range(text: &str) -> Result<IntRange, String> {
         && a > b
     {
         return Err(not_range());
+    }
+    Ok(IntRange { min, max })
+}
+
+/// `major[.minor]` → `(major << 16) | minor`, each below 65536 (HAProxy's
+/// `strl2llrc_dotted`).
+fn dotted(text: &str) -> Option<i64> {
+    let (major, minor) = match text.split_once('.') {
+        Some((a, b)) => (a, Some(b)),
+        None => (text, None),
+    };
+    let num = |s: &str| -> Option<i64> {
+        let v = parse_int(s)?;
+        (0..65536).contains(&v).then_some(v)
+    };
+    let major = num(major)?;
+    let minor = match minor {
+        Some(m) => num(m)?,
+        None => 0,
+    };
+    Some((major << 16) | minor)
+}
+
+/// `x.y`, `x.y:z.w`, `:x.y`, `x.y:` (or `-` as separator), as HAProxy's
+/// `pat_parse_dotted_ver`.
+pub(super) fn dotted_range(text: &str) -> Result<IntRange, String> {
+    let bad = || format!("'{text}' is not a dotted number");
+    let Some(sep) = text.find([':', '-']) else {
+        let v = dotted(text).ok_or_else(bad)?;
+        return Ok(IntRange {
+            min: Some(v),
+            max: Some(v),
+        });
+    };
+    let (lo, hi) = (&text[..sep], &text[sep + 1..]);
+    let side = |s: &str| -> Result<Option<i64>, String> {
+        if s.is_empty() {
+            Ok(None)
+        } else {
+            dotted(s).map(Some).ok_or_else(bad)
+        }
+    };
+    let (min, max) = (side(lo)?, side(hi)?);
+    if min.is_none() && max.is_none() {
+        return Err(bad());
     }
     Ok(IntRange { min, max })
 }

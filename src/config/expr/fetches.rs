@@ -7,7 +7,7 @@
 //! selection but not in `http-response` nor in logs).
 
 use super::Stage;
-use crate::ir::expr::{Fetch, HttpDir, HttpMethod, StrMatch, VarName};
+use crate::ir::expr::{Fetch, HttpDir, HttpMethod, L6Fetch, LvOffset, StrMatch, VarName};
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// Types of fetch / converter arguments (HAProxy `ARGT_*` names in messages).
@@ -158,7 +158,7 @@ pub(crate) fn class_of(fetch: &Fetch) -> Class {
         | Fetch::SslBcProtocol
         | Fetch::SslBcCipher
         | Fetch::SslBcAlpn => Class::L5Server,
-        Fetch::ReqSslSni => Class::L6Request,
+        Fetch::ReqSslSni | Fetch::L6(_) => Class::L6Request,
         Fetch::Path
         | Fetch::Url
         | Fetch::Query
@@ -285,6 +285,19 @@ specs! {
     "ssl_bc_alpn" => NONE, 0;
     "req.ssl_sni" => NONE, 0;
     "req_ssl_sni" => NONE, 0;
+    "req.len" => NONE, 0;
+    "req_len" => NONE, 0;
+    "req.payload" => &[ArgKind::Int, ArgKind::Int], 2;
+    "payload" => &[ArgKind::Int, ArgKind::Int], 2;
+    "req.payload_lv" => &[ArgKind::Int, ArgKind::Int, ArgKind::Str], 2;
+    "payload_lv" => &[ArgKind::Int, ArgKind::Int, ArgKind::Str], 2;
+    "req.ssl_hello_type" => NONE, 0;
+    "req_ssl_hello_type" => NONE, 0;
+    "req.ssl_ver" => NONE, 0;
+    "req_ssl_ver" => NONE, 0;
+    "req.ssl_alpn" => NONE, 0;
+    "req.ssl_ec_ext" => NONE, 0;
+    "req.ssl_st_ext" => NONE, 0;
     "path" => NONE, 0;
     "url" => NONE, 0;
     "method" => NONE, 0;
@@ -338,6 +351,10 @@ pub(crate) enum Implied {
     Reg,
     Method,
     AuthGroup,
+    /// Binary match (`payload`, `payload_lv`).
+    Bin,
+    /// Integer match with `major.minor` patterns (`req_ssl_ver 3.1`).
+    DottedVer,
 }
 
 /// An ACL keyword: a fetch plus an implied match method.
@@ -364,6 +381,10 @@ macro_rules! derived {
             AclKeyword { name: "method", fetch: "method", implied: Implied::Method },
             AclKeyword { name: "http_auth_group", fetch: "http_auth_group", implied: Implied::AuthGroup },
             AclKeyword { name: "req_ssl_sni", fetch: "req.ssl_sni", implied: Implied::Str(StrMatch::Exact) },
+            AclKeyword { name: "payload", fetch: "req.payload", implied: Implied::Bin },
+            AclKeyword { name: "payload_lv", fetch: "req.payload_lv", implied: Implied::Bin },
+            AclKeyword { name: "req_ssl_ver", fetch: "req.ssl_ver", implied: Implied::DottedVer },
+            AclKeyword { name: "req.ssl_ver", fetch: "req.ssl_ver", implied: Implied::DottedVer },
             AclKeyword { name: "req_ver", fetch: "req.ver", implied: Implied::Str(StrMatch::Exact) },
             AclKeyword { name: "resp_ver", fetch: "res.ver", implied: Implied::Str(StrMatch::Exact) },
             AclKeyword { name: "ssl_fc_sni_end", fetch: "ssl_fc_sni", implied: Implied::Str(StrMatch::Suffix) },
@@ -454,6 +475,17 @@ pub(crate) fn build(
         "src_port" => Fetch::SrcPort,
         "dst_port" => Fetch::DstPort,
         "req.ssl_sni" | "req_ssl_sni" => Fetch::ReqSslSni,
+        "req.len" | "req_len" => Fetch::L6(L6Fetch::Len),
+        "req.payload" | "payload" => Fetch::L6(L6Fetch::Payload {
+            offset: non_negative(n(0), 0, "payload offset must be positive")?,
+            len: non_negative(n(1), 1, "payload length must be positive")?,
+        }),
+        "req.payload_lv" | "payload_lv" => payload_lv(n(0), n(1), s(2))?,
+        "req.ssl_hello_type" | "req_ssl_hello_type" => Fetch::L6(L6Fetch::SslHelloType),
+        "req.ssl_ver" | "req_ssl_ver" => Fetch::L6(L6Fetch::SslVer),
+        "req.ssl_alpn" => Fetch::L6(L6Fetch::SslAlpn),
+        "req.ssl_ec_ext" => Fetch::L6(L6Fetch::SslEcExt),
+        "req.ssl_st_ext" => Fetch::L6(L6Fetch::SslStExt),
         "path" => Fetch::Path,
         "url" => Fetch::Url,
         "method" => Fetch::Method,
@@ -497,6 +529,56 @@ pub(crate) fn build(
         other => return Err((0, format!("'{other}' has no builder"))),
     };
     Ok(fetch)
+}
+
+/// An offset or length of the payload fetches: HAProxy reads them as
+/// unsigned numbers, so a negative one could never match; refused here.
+fn non_negative(v: Option<i64>, index: usize, msg: &str) -> Result<u32, (usize, String)> {
+    let v = v.unwrap_or_default();
+    u32::try_from(v).map_err(|_| (index, msg.to_string()))
+}
+
+/// `payload_lv(<len offset>,<len size>[,<buf offset>])`, validated as
+/// HAProxy's `val_payload_lv`: the length field is 1 to 4 bytes (HAProxy
+/// reads more into a 32-bit integer, which only overflows), the third
+/// argument is a number, relative to the end of the length field when it
+/// starts with `+` or `-`.
+fn payload_lv(
+    len_offset: Option<i64>,
+    len_size: Option<i64>,
+    buf_offset: Option<String>,
+) -> Result<Fetch, (usize, String)> {
+    let len_offset = non_negative(len_offset, 0, "payload offset1 must be positive")?;
+    let len_size = len_size.unwrap_or_default();
+    if len_size == 0 {
+        return Err((1, "payload length must be > 0".into()));
+    }
+    if !(1..=4).contains(&len_size) {
+        return Err((1, "the length field of payload_lv is 1 to 4 bytes".into()));
+    }
+    let len_size = len_size as u32;
+    let buf_offset = match buf_offset.filter(|t| !t.is_empty()) {
+        None => None,
+        Some(text) => {
+            let relative = text.starts_with(['+', '-']);
+            let v: i64 = text
+                .parse()
+                .map_err(|_| (2, "payload offset2 is not a number".to_string()))?;
+            if i64::from(len_offset) + i64::from(len_size) + v < 0 {
+                return Err((2, "payload offset2 too negative".into()));
+            }
+            Some(if relative {
+                LvOffset::Relative(v)
+            } else {
+                LvOffset::Absolute(v)
+            })
+        }
+    };
+    Ok(Fetch::L6(L6Fetch::PayloadLv {
+        len_offset,
+        len_size,
+        buf_offset,
+    }))
 }
 
 /// HAProxy keeps at most 10 previous header occurrences (`MAX_HDR_HISTORY`).

@@ -5,7 +5,7 @@
 //! inverts the result.
 
 use super::convert::apply_all;
-use super::fetch::fetch;
+use super::fetch::{fetch, may_change};
 use super::matcher::{ip_matches, matches};
 use super::text::strl2ic;
 use super::value::method_from_bytes;
@@ -45,6 +45,110 @@ pub(super) fn eval_cond<'c>(
         })
     });
     any != c.unless
+}
+
+/// HAProxy's three-valued ACL result (`ACL_TEST_FAIL`, `_MISS`, `_PASS` are
+/// 0, 1 and 3, so AND and OR are bitwise).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Tri(u8);
+
+impl Tri {
+    const FAIL: Tri = Tri(0);
+    const MISS: Tri = Tri(1);
+    const PASS: Tri = Tri(3);
+
+    fn neg(self) -> Tri {
+        match self {
+            Tri::PASS => Tri::FAIL,
+            Tri::FAIL => Tri::PASS,
+            other => other,
+        }
+    }
+
+    fn of(b: bool) -> Tri {
+        if b { Tri::PASS } else { Tri::FAIL }
+    }
+}
+
+/// One criterion while content inspection may still wait: a fetch that
+/// failed or did not match, and whose result more data could change, is a
+/// MISS (HAProxy's `SMP_F_MAY_CHANGE` outside `SMP_OPT_FINAL`).
+fn eval_term_partial(term: &AclTerm, t: &mut Txn) -> Tri {
+    let miss_or_fail = if may_change(&term.sample.fetch, t) {
+        Tri::MISS
+    } else {
+        Tri::FAIL
+    };
+    for v in fetch(&term.sample.fetch, t, true) {
+        let Some(v) = apply_all(&term.sample.converters, v, t) else {
+            return miss_or_fail;
+        };
+        if matches(&term.matcher, &term.sample, v, t) {
+            return Tri::PASS;
+        }
+    }
+    miss_or_fail
+}
+
+/// `acl_exec_cond` without `SMP_OPT_FINAL`: `None` when the verdict needs
+/// more data (the rule waits), otherwise the verdict with `unless` applied.
+pub(super) fn eval_cond_partial<'c>(
+    c: &Condition,
+    acls: &dyn Fn(&str) -> &'c [AclTerm],
+    t: &mut Txn,
+) -> Option<bool> {
+    let mut cond_res = Tri::FAIL;
+    for group in &c.any_of {
+        let mut suite = Tri::PASS;
+        for term in group {
+            let mut r = match &term.acl {
+                AclRef::Named(name) => {
+                    let mut acc = Tri::FAIL;
+                    for x in acls(name) {
+                        acc = Tri(acc.0 | eval_term_partial(x, t).0);
+                        if acc == Tri::PASS {
+                            break;
+                        }
+                    }
+                    acc
+                }
+                AclRef::Predefined(p) => predefined_partial(*p, t),
+                AclRef::Anonymous(x) => eval_term_partial(x, t),
+            };
+            if term.negated {
+                r = r.neg();
+            }
+            suite = Tri(suite.0 & r.0);
+            if suite == Tri::FAIL {
+                break;
+            }
+        }
+        cond_res = Tri(cond_res.0 | suite.0);
+        if cond_res == Tri::PASS {
+            break;
+        }
+    }
+    if cond_res == Tri::MISS {
+        return None;
+    }
+    Some((cond_res == Tri::PASS) != c.unless)
+}
+
+/// The predefined ACLs that read the request buffer can wait for data too.
+fn predefined_partial(p: PredefinedAcl, t: &mut Txn) -> Tri {
+    let waiting = t.content.is_some_and(|c| !c.inspect_done);
+    match p {
+        PredefinedAcl::WaitEnd if waiting => Tri::MISS,
+        // req.len gt 0: req.len may always change.
+        PredefinedAcl::ReqContent if waiting => {
+            if predefined(p, t) {
+                Tri::PASS
+            } else {
+                Tri::MISS
+            }
+        }
+        other => Tri::of(predefined(other, t)),
+    }
 }
 
 /// HAProxy's predefined ACLs, with their definitions from `acl.c`.
@@ -104,7 +208,7 @@ pub(super) fn predefined(p: PredefinedAcl, t: &mut Txn) -> bool {
         PredefinedAcl::RdpCookie => t.content.is_some_and(|c| c.rdp_cookie_count > 0),
         // req.len gt 0: a parsed HTTP request always has content.
         PredefinedAcl::ReqContent => match t.content {
-            Some(c) => c.len > 0,
+            Some(c) => !c.data.is_empty(),
             None => t.req.is_some(),
         },
         // wait_end: true once no more data can change the verdict, which is

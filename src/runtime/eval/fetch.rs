@@ -8,6 +8,7 @@ use super::headers;
 use super::text::{base64_decode, c_str, ipv4_prefix, parse_ipv6, strl2ic, strl2irc};
 use super::value::{Value, method_from_bytes};
 use crate::ir::expr::{CertField, CertOf, DnFormat, DnSelect, Fetch, HttpDir};
+use crate::runtime::clienthello::{self, L6Out};
 use crate::runtime::facts::{CertFacts, DnFacts, SessionFacts};
 use bytes::Bytes;
 use http::{HeaderMap, Version};
@@ -75,7 +76,39 @@ pub(super) fn fetch(f: &Fetch, t: &mut Txn, iterate: bool) -> Fetched {
                 .collect::<Vec<_>>()
                 .into_iter()
         }
+        Fetch::ReqSslSni | Fetch::L6(_) => {
+            let out = l6(f, t);
+            if iterate {
+                out.values.into_iter()
+            } else {
+                one(out.values.into_iter().next())
+            }
+        }
         other => one(fetch_one(other, t)),
+    }
+}
+
+/// An L6 fetch over the request buffer; nothing (for good) where there is
+/// no raw buffer (HTTP proxies).
+fn l6(f: &Fetch, t: &Txn) -> L6Out {
+    let Some(c) = t.content else {
+        return L6Out::default();
+    };
+    match f {
+        Fetch::ReqSslSni => clienthello::sni(&c.data),
+        Fetch::L6(l6) => clienthello::fetch(l6, &c.data, c.limit),
+        _ => L6Out::default(),
+    }
+}
+
+/// Whether more request data could change what `f` gives (HAProxy's
+/// `SMP_F_MAY_CHANGE`), while content inspection is still waiting.
+pub(super) fn may_change(f: &Fetch, t: &Txn) -> bool {
+    match f {
+        Fetch::ReqSslSni | Fetch::L6(_) => {
+            t.content.is_some_and(|c| !c.inspect_done) && l6(f, t).may_change
+        }
+        _ => false,
     }
 }
 
@@ -184,7 +217,7 @@ fn fetch_one(f: &Fetch, t: &mut Txn) -> Option<Value> {
         Fetch::SslBcCipher => text(t.backend_tls?.session.cipher),
         Fetch::SslBcAlpn => alpn(&t.backend_tls?.session),
         Fetch::Cert { of, field } => cert_field(cert_of(t, *of)?, field),
-        Fetch::ReqSslSni => t.content?.ssl_sni.as_deref().and_then(text),
+        Fetch::ReqSslSni | Fetch::L6(_) => l6(f, t).values.into_iter().next(),
         Fetch::Path => path(&t.req?.uri.to_string()).and_then(text),
         Fetch::Url => text(&t.req?.uri.to_string()),
         Fetch::Query => {

@@ -138,5 +138,18 @@ pub fn eval_condition<'c>(
     cond::eval_cond(c, acls, t)
 }
 
+/// Evaluates a condition of a `tcp-request content` rule while the request
+/// buffer may still grow (`tcp-request inspect-delay`): `None` when more
+/// data could change the verdict, so the rule must wait (HAProxy's
+/// `ACL_TEST_MISS`). Once `t.content` says inspection is over this is
+/// [`eval_condition`].
+pub fn eval_condition_partial<'c>(
+    c: &Condition,
+    acls: &dyn Fn(&str) -> &'c [AclTerm],
+    t: &mut Txn,
+) -> Option<bool> {
+    cond::eval_cond_partial(c, acls, t)
+}
+
 #[cfg(test)]
 mod tests;

@@ -5,6 +5,7 @@
 mod acls;
 mod converters;
 mod fetches;
+mod l6;
 mod logs;
 
 use super::*;
@@ -205,6 +206,22 @@ impl World {
                 .map_or(&[][..], |(_, t)| t.as_slice())
         };
         let r = eval_condition(&c, &lookup, &mut self.txn());
+        self.acls = acls;
+        r
+    }
+
+    /// Evaluates a condition while content inspection may still wait:
+    /// `None` when it needs more data.
+    pub fn cond_partial(&mut self, text: &str) -> Option<bool> {
+        let names: Vec<String> = self.acls.iter().map(|(n, _)| n.clone()).collect();
+        let c = parse_cond(&names, text);
+        let acls = std::mem::take(&mut self.acls);
+        let lookup = |n: &str| -> &[AclTerm] {
+            acls.iter()
+                .find(|(name, _)| name == n)
+                .map_or(&[][..], |(_, t)| t.as_slice())
+        };
+        let r = eval_condition_partial(&c, &lookup, &mut self.txn());
         self.acls = acls;
         r
     }

@@ -290,10 +290,10 @@ fn raw_buffer_predefined_acls() {
     assert!(!w.cond("if WAIT_END"));
     assert!(!w.cond("if RDP_COOKIE"));
     w.content = Some(ContentFacts {
-        len: 10,
-        ssl_sni: None,
+        data: bytes::Bytes::from_static(b"0123456789"),
         rdp_cookie_count: 1,
         inspect_done: true,
+        ..ContentFacts::default()
     });
     assert!(w.cond("if REQ_CONTENT WAIT_END RDP_COOKIE"));
 }

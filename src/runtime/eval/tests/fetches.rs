@@ -345,8 +345,7 @@ fn raw_client_hello_sni() {
     let mut w = World::new(conn(None));
     assert_eq!(w.eval("req.ssl_sni"), None);
     w.content = Some(ContentFacts {
-        len: 517,
-        ssl_sni: Some("passthrough.example".into()),
+        data: crate::runtime::clienthello::tests::client_hello("passthrough.example", &[]),
         ..ContentFacts::default()
     });
     assert_eq!(
