@@ -33,6 +33,10 @@ use tokio::time::Instant as TokioInstant;
 /// HAProxy's default `tune.bufsize`.
 const DEFAULT_BUFSIZE: usize = 16_384;
 
+/// How long content inspection waits for the bytes a client sends along
+/// with its connection before evaluating the rules a first time.
+const FIRST_DATA_GRACE: Duration = Duration::from_millis(50);
+
 /// Serves one `mode tcp` connection whose connection rules passed.
 pub(super) async fn serve(
     stream: TcpStream,
@@ -148,7 +152,8 @@ async fn session<S>(
             )
             .await;
     }
-    log.timers.request = elapsed_ms(started);
+    // The stream starts after the handshakes: `%Tw` covers the inspection.
+    log.timers.request = log.timers.handshake;
     log.bytes_in = buf.len() as u64;
     if matches!(verdict, Inspected::Reject) {
         log.termination.cause = TermCause::ProxyCond;
@@ -267,6 +272,19 @@ impl Inspect<'_> {
             _ => None,
         });
         let deadline = delay.map(|ms| TokioInstant::now() + Duration::from_millis(ms));
+        // HAProxy's first analysis already sees what arrived with the
+        // connection (it reads before analysing); a client that speaks first
+        // has its bytes there within a round trip. Give them that long, so
+        // unconditional actions before a waiting rule (`set-var(…)
+        // req.ssl_sni`) see them as in HAProxy; a server-first protocol pays
+        // this once.
+        if let Some(deadline) = deadline
+            && buf.is_empty()
+            && !*closed
+        {
+            let grace = (TokioInstant::now() + FIRST_DATA_GRACE).min(deadline);
+            read_some(client, buf, self.limit, closed, grace).await;
+        }
         let mut next = 0;
         loop {
             let done = deadline.is_none_or(|d| TokioInstant::now() >= d)
@@ -282,13 +300,7 @@ impl Inspect<'_> {
             let Some(deadline) = deadline else {
                 return Inspected::Accept;
             };
-            let room = self.limit.saturating_sub(buf.len()).max(1);
-            let mut chunk = vec![0u8; room.min(DEFAULT_BUFSIZE)];
-            match tokio::time::timeout_at(deadline, client.read(&mut chunk)).await {
-                Err(_) => {}
-                Ok(Ok(0)) | Ok(Err(_)) => *closed = true,
-                Ok(Ok(n)) => buf.extend_from_slice(&chunk[..n]),
-            }
+            read_some(client, buf, self.limit, closed, deadline).await;
         }
     }
 
@@ -344,6 +356,24 @@ impl Inspect<'_> {
         }
         // Nothing matched and nothing waits: the default is to accept.
         Step::Accept
+    }
+}
+
+/// Reads what the client sends next into `buf` (at most up to `limit`),
+/// waiting no later than `until`.
+async fn read_some<S: AsyncRead + Unpin>(
+    client: &mut S,
+    buf: &mut BytesMut,
+    limit: usize,
+    closed: &mut bool,
+    until: TokioInstant,
+) {
+    let room = limit.saturating_sub(buf.len()).max(1);
+    let mut chunk = vec![0u8; room.min(DEFAULT_BUFSIZE)];
+    match tokio::time::timeout_at(until, client.read(&mut chunk)).await {
+        Err(_) => {}
+        Ok(Ok(0)) | Ok(Err(_)) => *closed = true,
+        Ok(Ok(n)) => buf.extend_from_slice(&chunk[..n]),
     }
 }
 

@@ -3,7 +3,8 @@
 //! are (plain, or TLS / mTLS to the server, with `send-proxy` /
 //! `send-proxy-v2` first). Connection failures are retried per `retries`
 //! (on another server with `option redispatch`, on the last retry), as for
-//! HTTP: nothing has been sent yet, so every try is safe.
+//! HTTP: nothing has been sent yet, so every try is safe. A retry waits
+//! HAProxy's turn-around time first.
 
 use super::{BackendRt, ServerRt, Sni};
 use crate::runtime::balance::{InFlight, LbInput};
