@@ -357,7 +357,7 @@ async fn tls_termination_with_client_certificates_in_tcp_mode() {
     let sink = LogSink::bind().await;
     let port = free_port();
     let p = start(&format!(
-        "global\n    log 127.0.0.1:{} local0\n{DEFAULTS}    log global\nfrontend fe\n    bind 127.0.0.1:{port} ssl crt {} verify required ca-file {}\n    log-format \"%[ssl_c_s_dn(cn)] %b\"\n    tcp-request content reject unless {{ ssl_c_verify 0 }}\n    use_backend be_alice if {{ ssl_c_s_dn(cn) -m str alice }}\n    default_backend be_other\nbackend be_alice\n    server a {for_alice}\nbackend be_other\n    server o {others}\n",
+        "global\n    log 127.0.0.1:{} local0\n{DEFAULTS}    log global\nfrontend fe\n    bind 127.0.0.1:{port} ssl crt {} verify required ca-file {}\n    log-format \"%[ssl_c_s_dn(cn)] %[var(sess.via)] %b\"\n    tcp-request session set-var(sess.via) ssl_fc_sni\n    tcp-request content reject unless {{ ssl_c_verify 0 }}\n    use_backend be_alice if {{ ssl_c_s_dn(cn) -m str alice }}\n    default_backend be_other\nbackend be_alice\n    server a {for_alice}\nbackend be_other\n    server o {others}\n",
         sink.port,
         server.pem.display(),
         pki.ca_file()
@@ -386,14 +386,28 @@ async fn tls_termination_with_client_certificates_in_tcp_mode() {
         .unwrap();
     assert_eq!(r.unwrap(), "alice-only:hi");
     let line = sink.next_line().await;
-    assert!(line.ends_with(": alice be_alice"), "{line}");
+    // The session rule saw the TLS session (SNI proxy.example).
+    assert!(line.ends_with(": alice proxy.example be_alice"), "{line}");
     let r = tokio::time::timeout(STEP, talk(Some(&bob))).await.unwrap();
     assert_eq!(r.unwrap(), "others:hi");
     let line = sink.next_line().await;
-    assert!(line.ends_with(": bob be_other"), "{line}");
+    assert!(line.ends_with(": bob proxy.example be_other"), "{line}");
     // Without a certificate the handshake is refused: nothing gets through.
     let r = tokio::time::timeout(STEP, talk(None)).await.unwrap();
     assert!(r.is_err(), "{r:?}");
+    p.shutdown().await;
+}
+
+#[tokio::test]
+async fn session_rules_run_before_any_data() {
+    let echo = echo_origin("echo").await;
+    let (open, closed) = (free_port(), free_port());
+    let p = start(&format!(
+        "{DEFAULTS}frontend open\n    bind 127.0.0.1:{open}\n    tcp-request session reject if {{ src 10.0.0.0/8 }}\n    default_backend be\nfrontend closed\n    bind 127.0.0.1:{closed}\n    tcp-request session reject if {{ src 127.0.0.0/8 }}\n    default_backend be\nbackend be\n    server s {echo}\n"
+    ))
+    .await;
+    assert_eq!(exchange(open, b"x").await, b"echo:x");
+    assert_eq!(exchange(closed, b"x").await, b"");
     p.shutdown().await;
 }
 

@@ -38,6 +38,8 @@ pub enum Context {
     HttpAfterResponse,
     /// A `tcp-request connection` action.
     TcpConnection,
+    /// A `tcp-request session` action.
+    TcpSession,
     /// A `tcp-request content` action.
     TcpContent,
     /// A line of a `userlist` section.
@@ -57,6 +59,7 @@ impl Context {
             Context::HttpResponse => "http-response actions",
             Context::HttpAfterResponse => "http-after-response actions",
             Context::TcpConnection => "tcp-request connection actions",
+            Context::TcpSession => "tcp-request session actions",
             Context::TcpContent => "tcp-request content actions",
             Context::Userlist => "userlist section",
         }
@@ -74,6 +77,7 @@ impl Context {
             Context::HttpResponse => haproxy26::HTTP_RESPONSE_ACTIONS.to_vec(),
             Context::HttpAfterResponse => haproxy26::HTTP_AFTER_RESPONSE_ACTIONS.to_vec(),
             Context::TcpConnection => haproxy26::TCP_REQUEST_CONNECTION_ACTIONS.to_vec(),
+            Context::TcpSession => haproxy26::TCP_REQUEST_SESSION_ACTIONS.to_vec(),
             Context::TcpContent => haproxy26::TCP_REQUEST_CONTENT_ACTIONS.to_vec(),
             Context::Userlist => vec!["user", "group"],
         }
@@ -335,6 +339,11 @@ pub static TABLE: &[Keyword] = &[
         Proxy,
         "tcp-request connection",
         "rules run when a connection is accepted",
+    ),
+    s(
+        Proxy,
+        "tcp-request session",
+        "rules run once the handshakes are done, before any data",
     ),
     s(
         Proxy,
@@ -917,6 +926,10 @@ pub static TABLE: &[Keyword] = &[
         "expect-proxy",
         "expect a PROXY protocol header (layer4)",
     ),
+    s(TcpSession, "accept", "accept the session"),
+    s(TcpSession, "reject", "close the connection"),
+    s(TcpSession, "set-var", "set a variable"),
+    s(TcpSession, "unset-var", "unset a variable"),
     s(TcpContent, "accept", "accept the connection"),
     s(TcpContent, "reject", "close the connection"),
     s(TcpContent, "set-var", "set a variable"),

@@ -235,6 +235,8 @@ pub struct ProxyCommon {
     /// Named ACLs: every line of a name is one term, the terms are ORed.
     pub acls: Vec<NamedAcl>,
     pub tcp_request_connection: Vec<TcpRule>,
+    /// `tcp-request session`: after the PROXY header and TLS handshake.
+    pub tcp_request_session: Vec<TcpRule>,
     pub tcp_request_content: Vec<TcpRule>,
     pub http_request: Vec<HttpRule>,
     pub http_response: Vec<HttpRule>,
@@ -835,7 +837,7 @@ pub enum ServerVerify {
 // ---------------------------------------------------------------------------
 // Rules
 
-/// A `tcp-request connection|content` rule.
+/// A `tcp-request connection|session|content` rule.
 #[derive(Clone, Debug, Serialize)]
 pub struct TcpRule {
     pub action: TcpAction,

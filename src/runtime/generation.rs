@@ -41,12 +41,6 @@ pub enum BuildError {
         "userlist '{list}', user '{user}': crypt(3) password hashes are not supported by the runtime yet (use insecure-password)"
     )]
     HashedPassword { list: String, user: String },
-    #[error("frontend '{frontend}', bind '{bind}': {what} is not supported by the runtime yet")]
-    Unsupported {
-        frontend: String,
-        bind: String,
-        what: &'static str,
-    },
     #[error("frontend '{frontend}', bind '{bind}' ({origin}): {source}")]
     Tls {
         frontend: String,

@@ -260,6 +260,15 @@ async fn serve_connection(
     match tls_rt {
         None => {
             if !tcprules::allows(
+                &fe.common.tcp_request_session,
+                &fe.common.acls,
+                &facts,
+                auth,
+                &mut conn_vars,
+            ) {
+                return;
+            }
+            if !tcprules::allows(
                 &fe.common.tcp_request_content,
                 &fe.common.acls,
                 &facts,
@@ -300,6 +309,15 @@ async fn serve_connection(
                 }
             };
             facts.tls = Some(Arc::new(tls_facts));
+            if !tcprules::allows(
+                &fe.common.tcp_request_session,
+                &fe.common.acls,
+                &facts,
+                auth,
+                &mut conn_vars,
+            ) {
+                return;
+            }
             if !tcprules::allows(
                 &fe.common.tcp_request_content,
                 &fe.common.acls,

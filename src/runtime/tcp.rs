@@ -19,6 +19,7 @@ use super::facts::{ConnFacts, ContentFacts, FinState, LogFacts, TermCause};
 use super::generation::Generation;
 use super::http::cond_holds;
 use super::log;
+use super::tcprules;
 use super::upstream::{StreamConnect, StreamEnv};
 use crate::ir::{self, BackendTarget, NamedAcl, ProxyCommon, TcpAction, TcpRule};
 use crate::tls::handshake;
@@ -108,6 +109,17 @@ async fn session<S>(
     let auth: &(dyn UserAuth + Sync) = &generation.userlists;
     let mut log = LogFacts::new(&facts);
     log.timers.handshake = elapsed_ms(started);
+    // `tcp-request session` rules: after the handshakes, before any data
+    // (a reject is not logged, as in HAProxy).
+    if !tcprules::allows(
+        &fe.common.tcp_request_session,
+        &fe.common.acls,
+        &facts,
+        auth,
+        &mut vars,
+    ) {
+        return;
+    }
     let limit = config
         .global
         .tune_bufsize
@@ -169,6 +181,15 @@ async fn session<S>(
         return;
     };
     let be = &config.backends[b];
+    if be.common.mode == ir::expr::Mode::Http {
+        // Only a dynamic `use_backend` gets here (static ones are refused
+        // when the Generation is built): no TCP-to-HTTP upgrade.
+        log.backend = generation.backends[b].name.clone();
+        log.termination.cause = TermCause::Internal;
+        log.termination.state = FinState::Request;
+        finish(generation, fe, &facts, &mut vars, &mut log, started);
+        return;
+    }
     let be_rt = &generation.backends[b];
     log.backend = be_rt.name.clone();
     log.timers.queue = elapsed_ms(started);

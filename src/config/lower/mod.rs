@@ -157,6 +157,7 @@ impl Lowerer<'_> {
             Context::HttpResponse => "http-response action",
             Context::HttpAfterResponse => "http-after-response action",
             Context::TcpConnection => "tcp-request connection action",
+            Context::TcpSession => "tcp-request session action",
             Context::TcpContent => "tcp-request content action",
         };
         if keywords::known_to_haproxy(context, name) {

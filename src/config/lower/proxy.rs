@@ -47,6 +47,7 @@ pub(crate) struct ProxyBuilder {
     /// Name → index into `acls`: conditions look names up once per use.
     pub acl_index: HashMap<String, usize>,
     pub tcp_request_connection: Vec<ir::TcpRule>,
+    pub tcp_request_session: Vec<ir::TcpRule>,
     pub tcp_request_content: Vec<ir::TcpRule>,
     pub http_request: Vec<ir::HttpRule>,
     pub http_response: Vec<ir::HttpRule>,
@@ -125,6 +126,7 @@ impl ProxyBuilder {
             acls: Vec::new(),
             acl_index: HashMap::new(),
             tcp_request_connection: Vec::new(),
+            tcp_request_session: Vec::new(),
             tcp_request_content: Vec::new(),
             http_request: Vec::new(),
             http_response: Vec::new(),
@@ -516,6 +518,7 @@ fn check_userlists(cx: &mut Lowerer, p: &ProxyBuilder, userlists: &[Userlist]) {
         .chain(
             p.tcp_request_connection
                 .iter()
+                .chain(&p.tcp_request_session)
                 .chain(&p.tcp_request_content)
                 .filter_map(|r| r.cond.as_ref()),
         )
@@ -599,6 +602,7 @@ fn split_builder(p: ProxyBuilder) -> (ProxyCommon, BuilderRest) {
         log: p.log,
         acls: p.acls,
         tcp_request_connection: p.tcp_request_connection,
+        tcp_request_session: p.tcp_request_session,
         tcp_request_content: p.tcp_request_content,
         http_request: p.http_request,
         http_response: p.http_response,
@@ -653,6 +657,21 @@ fn resolve_backend(
                     ))
                     .at(w.span)
                     .help("set 'mode http' in the backend, or 'mode tcp' in the frontend"),
+                );
+            }
+            if p.mode == Mode::Tcp && *mode == Mode::Http {
+                // HAProxy upgrades the TCP stream to HTTP here; portcullis
+                // would splice HTTP bytes past the backend's HTTP rules.
+                cx.err(
+                    Diagnostic::error(format!(
+                        "tcp {} '{}' switching to http backend '{}' ({}) as its {what}: upgrading a TCP stream to HTTP is not supported by portcullis",
+                        kind_word(p.kind),
+                        p.name,
+                        w.text,
+                        origin
+                    ))
+                    .at(w.span)
+                    .help("put the frontend and the backend in the same mode"),
                 );
             }
             Some(i)
@@ -904,11 +923,20 @@ fn proxy_line(
             Ok(())
         }
         "tcp-request" => {
-            let sub = arg(w, 1, kw, "'connection', 'content' or 'inspect-delay'")?;
+            let sub = arg(
+                w,
+                1,
+                kw,
+                "'connection', 'session', 'content' or 'inspect-delay'",
+            )?;
             match sub.text.as_str() {
                 "connection" => {
                     let r = rules::tcp_rule(cx, p, line, RuleKind::TcpConnection, where_)?;
                     p.tcp_request_connection.push(r);
+                }
+                "session" => {
+                    let r = rules::tcp_rule(cx, p, line, RuleKind::TcpSession, where_)?;
+                    p.tcp_request_session.push(r);
                 }
                 "content" => {
                     let r = rules::tcp_rule(cx, p, line, RuleKind::TcpContent, where_)?;
@@ -1220,6 +1248,16 @@ fn capability_mismatch(
                 .at(kw.span)
                 .help("move it to the frontend, backend or listen sections that need it"),
         );
+    }
+    // HAProxy's tcp-request parser refuses layer-4/5 rules outside frontends.
+    if matches!(full, "tcp-request connection" | "tcp-request session") {
+        return Err(Diagnostic::error(format!(
+            "{full} is not allowed because {} {} is not a frontend",
+            kind_word(p.kind),
+            p.name
+        ))
+        .at(span)
+        .help("move it to the 'frontend' or 'listen' section that accepts the connections"));
     }
     if kw.text == "server" || kw.text == "default-server" {
         return Err(Diagnostic::error(format!(

@@ -21,6 +21,7 @@ pub(crate) enum RuleKind {
     HttpResponse,
     HttpAfterResponse,
     TcpConnection,
+    TcpSession,
     TcpContent,
 }
 
@@ -32,6 +33,7 @@ impl RuleKind {
             // checkpoint, like http-response.
             RuleKind::HttpResponse | RuleKind::HttpAfterResponse => Stage::HttpResponse,
             RuleKind::TcpConnection => Stage::TcpConnection,
+            RuleKind::TcpSession => Stage::TcpSession,
             RuleKind::TcpContent => Stage::TcpContent,
         }
     }
@@ -42,6 +44,7 @@ impl RuleKind {
             RuleKind::HttpResponse => Context::HttpResponse,
             RuleKind::HttpAfterResponse => Context::HttpAfterResponse,
             RuleKind::TcpConnection => Context::TcpConnection,
+            RuleKind::TcpSession => Context::TcpSession,
             RuleKind::TcpContent => Context::TcpContent,
         }
     }
@@ -52,6 +55,7 @@ impl RuleKind {
             RuleKind::HttpResponse => "http-response",
             RuleKind::HttpAfterResponse => "http-after-response",
             RuleKind::TcpConnection => "tcp-request connection",
+            RuleKind::TcpSession => "tcp-request session",
             RuleKind::TcpContent => "tcp-request content",
         }
     }
@@ -549,7 +553,7 @@ pub(crate) fn redirect_rule(
     })
 }
 
-/// Parses one `tcp-request connection|content` line.
+/// Parses one `tcp-request connection|session|content` line.
 pub(crate) fn tcp_rule(
     cx: &mut Lowerer,
     p: &ProxyBuilder,

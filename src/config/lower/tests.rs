@@ -119,6 +119,27 @@ fn backend_references_and_modes_are_checked() {
         &format!("{FE}    use_backend be if {{ path_beg /api }}\nbackend be\n    mode tcp\n"),
         "incompatible tcp backend 'be'",
     );
+    invalid(
+        "frontend fe\n    mode tcp\n    bind 127.0.0.1:8080\n    default_backend be\nbackend be\n    mode http\n",
+        "upgrading a TCP stream to HTTP is not supported by portcullis",
+    );
+}
+
+#[test]
+fn layer4_and_session_rules_belong_to_frontends() {
+    for rule in ["connection accept", "session reject"] {
+        let kind = rule.split(' ').next().unwrap_or_default();
+        invalid(
+            &format!(
+                "{FE}    default_backend be\nbackend be\n    mode http\n    tcp-request {rule}\n"
+            ),
+            &format!("tcp-request {kind} is not allowed because backend be is not a frontend"),
+        );
+    }
+    let ir = valid(&format!(
+        "{FE}    tcp-request session set-var(sess.sni) ssl_fc_sni\n    tcp-request session reject unless {{ ssl_fc }}\n"
+    ));
+    assert_eq!(ir.frontends[0].common.tcp_request_session.len(), 2);
 }
 
 #[test]
