@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::runtime::{free_port, start};
+use common::runtime::{free_port, lower, start, try_start};
 use portcullis::tls::provider;
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
@@ -580,4 +580,20 @@ fn rustls_pki_types_pem(pem: &[u8]) -> Vec<CertificateDer<'static>> {
     CertificateDer::pem_slice_iter(pem)
         .map(|c| c.unwrap())
         .collect()
+}
+
+#[tokio::test]
+async fn run_refuses_a_tcp_frontend_switching_to_an_http_backend() {
+    let port = free_port();
+    let ir = lower(&format!(
+        "{DEFAULTS}frontend fe\n    bind 127.0.0.1:{port}\n    default_backend be\nbackend be\n    mode http\n    server s 127.0.0.1:1\n"
+    ));
+    let Err(e) = try_start(ir).await else {
+        panic!("a tcp frontend with an http backend must not start");
+    };
+    assert!(
+        e.to_string()
+            .contains("upgrading a TCP stream to HTTP is not supported by portcullis"),
+        "{e}"
+    );
 }

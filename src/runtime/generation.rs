@@ -41,6 +41,10 @@ pub enum BuildError {
         "userlist '{list}', user '{user}': crypt(3) password hashes are not supported by the runtime yet (use insecure-password)"
     )]
     HashedPassword { list: String, user: String },
+    #[error(
+        "frontend '{frontend}' is in mode tcp and switches to backend '{backend}' in mode http: upgrading a TCP stream to HTTP is not supported by portcullis (put both in the same mode)"
+    )]
+    TcpToHttp { frontend: String, backend: String },
     #[error("frontend '{frontend}', bind '{bind}' ({origin}): {source}")]
     Tls {
         frontend: String,
@@ -72,6 +76,7 @@ impl Generation {
             }
             tls.push(per_bind);
         }
+        tcp_to_http(&config)?;
         let userlists = Userlists(config.userlists.clone());
         if let Some((list, user)) = userlists.hashed_user() {
             return Err(BuildError::HashedPassword {
@@ -161,6 +166,37 @@ impl Generation {
         }
         Some(default_response(421))
     }
+}
+
+/// HAProxy 2.6 upgrades a `mode tcp` stream to HTTP when it switches to a
+/// `mode http` backend (so `check` accepts it, as `haproxy -c` does);
+/// portcullis does not, and must not splice HTTP bytes past the backend's
+/// HTTP rules, so `run` refuses such a configuration by name.
+fn tcp_to_http(config: &ir::Config) -> Result<(), BuildError> {
+    for fe in &config.frontends {
+        if fe.common.mode != ir::expr::Mode::Tcp {
+            continue;
+        }
+        let targets = fe
+            .use_backend
+            .iter()
+            .filter_map(|u| match u.target {
+                ir::BackendTarget::Static(i) => Some(i),
+                ir::BackendTarget::Dynamic(_) => None,
+            })
+            .chain(fe.default_backend);
+        for i in targets {
+            if let Some(be) = config.backends.get(i)
+                && be.common.mode == ir::expr::Mode::Http
+            {
+                return Err(BuildError::TcpToHttp {
+                    frontend: fe.common.name.clone(),
+                    backend: be.common.name.clone(),
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Where a TLS connection was accepted and which policy it negotiated.

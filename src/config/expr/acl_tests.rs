@@ -494,8 +494,8 @@ fn unknown_and_unsupported_criteria() {
         "fetch 'cook_beg' is not supported by portcullis in test rule"
     );
     assert_eq!(
-        acl_err("payload(0,3) 00"),
-        "fetch 'payload' is not supported by portcullis in test rule"
+        acl_err("req.rdp_cookie_cnt(a) 1"),
+        "fetch 'req.rdp_cookie_cnt' is not supported by portcullis in test rule"
     );
     let (_, d) = acl("path_bge /a");
     assert_eq!(

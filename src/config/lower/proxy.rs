@@ -659,21 +659,6 @@ fn resolve_backend(
                     .help("set 'mode http' in the backend, or 'mode tcp' in the frontend"),
                 );
             }
-            if p.mode == Mode::Tcp && *mode == Mode::Http {
-                // HAProxy upgrades the TCP stream to HTTP here; portcullis
-                // would splice HTTP bytes past the backend's HTTP rules.
-                cx.err(
-                    Diagnostic::error(format!(
-                        "tcp {} '{}' switching to http backend '{}' ({}) as its {what}: upgrading a TCP stream to HTTP is not supported by portcullis",
-                        kind_word(p.kind),
-                        p.name,
-                        w.text,
-                        origin
-                    ))
-                    .at(w.span)
-                    .help("put the frontend and the backend in the same mode"),
-                );
-            }
             Some(i)
         }
         None => {

@@ -119,10 +119,6 @@ fn backend_references_and_modes_are_checked() {
         &format!("{FE}    use_backend be if {{ path_beg /api }}\nbackend be\n    mode tcp\n"),
         "incompatible tcp backend 'be'",
     );
-    invalid(
-        "frontend fe\n    mode tcp\n    bind 127.0.0.1:8080\n    default_backend be\nbackend be\n    mode http\n",
-        "upgrading a TCP stream to HTTP is not supported by portcullis",
-    );
 }
 
 #[test]
