@@ -7,8 +7,8 @@
 //! HAProxy's turn-around time first.
 
 use super::{BackendRt, ServerRt, Sni};
-use crate::runtime::balance::{InFlight, LbInput};
 use crate::ir::ProxyVersion;
+use crate::runtime::balance::{InFlight, LbInput};
 use crate::runtime::eval::{Txn, UserAuth, Vars, eval_sample};
 use crate::runtime::facts::{ConnFacts, ContentFacts};
 use crate::runtime::upstream_tls::{Upstream, proxy_v1_line, proxy_v2_header};
