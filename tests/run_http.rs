@@ -433,3 +433,36 @@ async fn responses_are_compressed_when_the_client_accepts_it() {
     assert!(h.get("content-encoding").is_none());
     p.shutdown().await;
 }
+
+#[tokio::test]
+async fn unique_id_format_names_each_request_for_the_server_the_rules_and_the_log() {
+    let a = origin("a").await;
+    let sink = LogSink::bind().await;
+    let sink_port = sink.port;
+    let (port, local) = (free_port(), free_port());
+    // 060's format, as HAProxy 2.6.12 renders it: hex client/frontend
+    // address:port, the request counter, the pid.
+    let p = proxy(&format!(
+        "global\n    log 127.0.0.1:{sink_port} format raw local0\n{DEFAULTS}    log global\n    log-format \"id=%ID\"\n    unique-id-format %{{+X}}o\\ %ci:%cp_%fi:%fp_%rt:%pid\n    unique-id-header X-Request-ID\nfrontend fe\n    bind 127.0.0.1:{port}\n    default_backend be\nfrontend local\n    bind 127.0.0.1:{local}\n    http-request return status 200 content-type text/plain lf-string \"fetch=%[unique-id] alias=%ID\"\nbackend be\n    server s1 {a}\n"
+    ))
+    .await;
+    let body = get(port, "/", &[]).await.body;
+    let sent = body
+        .lines()
+        .find_map(|l| l.strip_prefix("x-request-id: "))
+        .expect("the origin received X-Request-ID")
+        .to_string();
+    let pid = format!("{:X}", std::process::id());
+    assert!(sent.starts_with("7F000001:"), "{sent}");
+    assert!(sent.contains(&format!("_7F000001:{:04X}_", port)), "{sent}");
+    assert!(sent.ends_with(&format!(":{pid}")), "{sent}");
+    assert_eq!(sink.next_line().await, format!("id={sent}"));
+    // A second request gets the next counter value.
+    let r = get(local, "/", &[]).await.body;
+    let (fetch, alias) = r.split_once(' ').expect("two fields");
+    let fetch = fetch.strip_prefix("fetch=").expect("fetch");
+    assert_eq!(alias, format!("alias={fetch}"));
+    assert!(fetch.contains("_0001:"), "{fetch}");
+    assert_ne!(fetch, sent);
+    p.shutdown().await;
+}

@@ -566,6 +566,16 @@ pub static TABLE: &[Keyword] = &[
     s(Proxy, "monitor-uri", "URI answered 200 by the proxy itself"),
     s(
         Proxy,
+        "unique-id-format",
+        "format of each request's unique ID (unique-id fetch, %ID), computed when the request arrives",
+    ),
+    s(
+        Proxy,
+        "unique-id-header",
+        "request header carrying the unique ID to the server",
+    ),
+    s(
+        Proxy,
         "stick-table",
         "the proxy's table of per-key counters (rates, gpc, gpt0), local to the process",
     ),

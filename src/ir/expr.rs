@@ -298,6 +298,8 @@ pub enum Fetch {
     Status,
     /// `uuid([4])`: a random RFC 4122 version 4 UUID, new at each evaluation.
     Uuid,
+    /// `unique-id`: the request's ID from the frontend's `unique-id-format`.
+    UniqueId,
     /// `capture.req.hdr(N)` / `capture.res.hdr(N)`: slot N of the
     /// frontend's `capture request|response header` lines.
     CaptureHdr {
@@ -402,7 +404,7 @@ impl Fetch {
             Fetch::Method => Meth,
             Fetch::ReqProtoHttp => Bool,
             Fetch::Status => Int,
-            Fetch::CaptureHdr { .. } | Fetch::Uuid => Str,
+            Fetch::CaptureHdr { .. } | Fetch::Uuid | Fetch::UniqueId => Str,
             Fetch::Hdr { .. } => Str,
             Fetch::HdrCnt { .. } | Fetch::HdrVal { .. } => Int,
             Fetch::HdrIp { .. } => Ipv4,

@@ -255,6 +255,10 @@ pub struct ProxyCommon {
     pub http_close: bool,
     /// `compression algo|type|offload`.
     pub compression: Option<Compression>,
+    /// `unique-id-format`: the request's unique ID (`unique-id`, `%ID`).
+    pub unique_id_format: Option<LogFormat>,
+    /// `unique-id-header`: the request header carrying that ID to servers.
+    pub unique_id_header: Option<String>,
     /// `errorfile <code> <file>`: raw HTTP responses, read at check time.
     pub errorfiles: Vec<ErrorFile>,
     pub stats: Option<Stats>,

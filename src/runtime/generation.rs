@@ -30,6 +30,8 @@ pub struct Generation {
     health: HealthTasks,
     /// Stick tables by proxy name; a reload starts them empty.
     pub stick_tables: crate::runtime::stick::Tables,
+    /// Requests received so far, numbering them for `%rt`.
+    pub requests: std::sync::atomic::AtomicU64,
 }
 
 /// Why a Generation could not be built from a valid IR.
@@ -121,6 +123,7 @@ impl Generation {
             checks,
             health: HealthTasks::default(),
             stick_tables: Arc::new(stick_tables),
+            requests: std::sync::atomic::AtomicU64::new(0),
         })
     }
 

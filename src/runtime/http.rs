@@ -85,6 +85,19 @@ pub async fn handle(
     log.timers.idle = 0;
     log.timers.request = 0;
     log.req_captures = capture(&fe.request_captures, &parts.headers);
+    let request_id = generation
+        .requests
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    log.counters.request_id = request_id;
+    vars.request_id = request_id;
+    if let Some(format) = &fe.common.unique_id_format {
+        let mut t = Txn::new(&ctx.facts, &mut vars);
+        t.req = Some(&parts);
+        t.log = Some(&log);
+        let id = Bytes::from(render(format, LfTarget::Log, &mut t));
+        log.unique_id = Some(String::from_utf8_lossy(&id).into_owned());
+        vars.unique_id = Some(id);
+    }
 
     let mut chosen = None;
     let response = pipeline(
@@ -245,6 +258,11 @@ async fn pipeline(
         }
     }
     forwarded_for(fe, be, facts, parts);
+    if let (Some(name), Some(id)) = (&fe.common.unique_id_header, &vars.unique_id)
+        && let (Some(hn), Ok(v)) = (header_name(name), HeaderValue::from_bytes(id))
+    {
+        parts.headers.append(hn, v);
+    }
     let offload = be
         .common
         .compression

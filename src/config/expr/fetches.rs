@@ -166,7 +166,7 @@ pub(crate) fn class_of(fetch: &Fetch) -> Class {
         | Fetch::ReqVer
         | Fetch::HttpAuth { .. }
         | Fetch::HttpAuthGroup { .. } => Class::HttpReqHeaders,
-        Fetch::Method => Class::HttpRequest,
+        Fetch::Method | Fetch::UniqueId => Class::HttpRequest,
         Fetch::ReqProtoHttp => Class::ProtoHttp,
         Fetch::ResVer => Class::HttpResHeaders,
         Fetch::Status => Class::HttpResponse,
@@ -311,6 +311,7 @@ specs! {
     "req_proto_http" => NONE, 0;
     "status" => NONE, 0;
     "uuid" => &[ArgKind::Int], 0;
+    "unique-id" => NONE, 0;
     "capture.req.hdr" => &[ArgKind::Int], 1;
     "capture.res.hdr" => &[ArgKind::Int], 1;
     "hdr" => HDR, 0;
@@ -495,6 +496,7 @@ pub(crate) fn build(
         "res.ver" | "resp_ver" => Fetch::ResVer,
         "req.proto_http" | "req_proto_http" => Fetch::ReqProtoHttp,
         "status" => Fetch::Status,
+        "unique-id" => Fetch::UniqueId,
         "uuid" => match n(0) {
             None | Some(4) => Fetch::Uuid,
             Some(_) => return Err((0, "Unsupported UUID version".into())),

@@ -59,6 +59,8 @@ pub(crate) struct ProxyBuilder {
     pub http_server_close: bool,
     pub http_close: bool,
     pub compression: Option<ir::Compression>,
+    pub unique_id_format: Option<LogFormat>,
+    pub unique_id_header: Option<String>,
     pub errorfiles: Vec<ErrorFile>,
     pub stats: StatsBuilder,
     pub binds: Vec<ir::Bind>,
@@ -138,6 +140,8 @@ impl ProxyBuilder {
             http_server_close: false,
             http_close: false,
             compression: None,
+            unique_id_format: None,
+            unique_id_header: None,
             errorfiles: Vec::new(),
             stats: StatsBuilder::default(),
             binds: Vec::new(),
@@ -614,6 +618,8 @@ fn split_builder(p: ProxyBuilder) -> (ProxyCommon, BuilderRest) {
         http_server_close: p.http_server_close,
         http_close: p.http_close,
         compression: p.compression,
+        unique_id_format: p.unique_id_format,
+        unique_id_header: p.unique_id_header,
         errorfiles: p.errorfiles,
         stats,
     };
@@ -1009,6 +1015,29 @@ fn proxy_line(
             let t = log_target(&w[1..], kw)?;
             p.log.targets.push(t);
             Ok(())
+        }
+        "unique-id-format" => {
+            let f = arg(w, 1, kw, "a log-format string")?;
+            if let Some(extra) = extra_words(line, 2, "unique-id-format") {
+                return Err(extra.help("quote the whole format or escape its spaces with '\\ '"));
+            }
+            let ctx_text = format!("'unique-id-format' in {where_}");
+            let exists = |_: &str| false;
+            let ctx = p.expr_ctx(Stage::HttpRequest, &ctx_text, &exists);
+            p.unique_id_format =
+                Some(expr::parse_log_format(f, &ctx, cx.diags).ok_or_else(silent)?);
+            Ok(())
+        }
+        "unique-id-header" => {
+            let h = arg(w, 1, kw, "a header name")?;
+            if http::header::HeaderName::from_bytes(h.text.as_bytes()).is_err() {
+                return Err(
+                    Diagnostic::error(format!("'{}' is not a valid header name", h.text))
+                        .at(h.span),
+                );
+            }
+            p.unique_id_header = Some(h.text.clone());
+            extra_words(line, 2, "unique-id-header").map_or(Ok(()), Err)
         }
         "log-format" => {
             let f = arg(w, 1, kw, "a log-format string")?;

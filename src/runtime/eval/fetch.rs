@@ -233,6 +233,7 @@ fn fetch_one(f: &Fetch, t: &mut Txn) -> Option<Value> {
         Fetch::ReqProtoHttp => t.req.map(|_| Value::Bool(true)),
         Fetch::Status => Some(Value::Int(i64::from(t.res?.status.as_u16()))),
         Fetch::Uuid => uuid_v4().map(|u| Value::Str(Bytes::from(u))),
+        Fetch::UniqueId => t.vars.unique_id.clone().map(Value::Str),
         Fetch::CaptureHdr { dir, slot } => {
             let slots = match (t.log, dir) {
                 (Some(l), HttpDir::Request) => l.req_captures.as_slice(),

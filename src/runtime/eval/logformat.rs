@@ -45,7 +45,15 @@ pub fn render_log_format(f: &LogFormat, target: LfTarget, t: &mut Txn, out: &mut
     let log: &LogFacts = match t.log {
         Some(l) => l,
         None => {
-            fallback = LogFacts::new(t.conn);
+            // In rules: what the transaction already knows.
+            let mut facts = LogFacts::new(t.conn);
+            facts.unique_id = t
+                .vars
+                .unique_id
+                .as_ref()
+                .map(|id| String::from_utf8_lossy(id).into_owned());
+            facts.counters.request_id = t.vars.request_id;
+            fallback = facts;
             &fallback
         }
     };

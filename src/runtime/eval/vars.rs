@@ -62,6 +62,10 @@ pub struct Vars {
     /// The stream's stick counters: they live exactly as long as the
     /// transaction's variables, so they travel with them.
     pub stick: Option<std::sync::Arc<crate::runtime::stick::StickCtx>>,
+    /// The request's unique ID (`unique-id-format`), also per transaction.
+    pub unique_id: Option<bytes::Bytes>,
+    /// The transaction's number in the generation (`%rt`).
+    pub request_id: u64,
 }
 
 impl Vars {
@@ -80,12 +84,15 @@ impl Vars {
             reqres: VarMap::new(),
             phase: ReqRes::Request,
             stick: None,
+            unique_id: None,
+            request_id: 0,
         }
     }
 
     /// A new transaction on the connection: `txn`, `req` and `res` variables
     /// are dropped, `sess` and `proc` ones are kept.
     pub fn new_transaction(&mut self) {
+        self.unique_id = None;
         self.txn.clear();
         self.reqres.clear();
         self.phase = ReqRes::Request;
