@@ -57,3 +57,71 @@ async fn src_fetches_read_another_proxys_table_without_tracking() {
     assert_eq!(get(reader, "/", &[]).await.status, 429);
     p.shutdown().await;
 }
+
+/// Sends the requests on one keep-alive connection and returns the bodies;
+/// `None` when the proxy closes the connection without answering.
+async fn on_one_connection(port: u16, paths: &[&str]) -> Option<Vec<String>> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .ok()?;
+    let mut out = Vec::new();
+    for path in paths {
+        s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+            .await
+            .ok()?;
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 1024];
+        loop {
+            let text = String::from_utf8_lossy(&buf).into_owned();
+            if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                let len: usize = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length: "))
+                    .and_then(|v| v.trim().parse().ok())?;
+                if body.len() >= len {
+                    out.push(body[..len].to_string());
+                    break;
+                }
+            }
+            let n = tokio::time::timeout(std::time::Duration::from_secs(5), s.read(&mut chunk))
+                .await
+                .ok()?
+                .ok()?;
+            if n == 0 {
+                return None;
+            }
+            buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+    Some(out)
+}
+
+#[tokio::test]
+async fn tcp_request_connection_tracking_counts_the_session_and_limits_connections() {
+    let port = free_port();
+    let p = proxy(&format!(
+        "defaults\n    mode http\n    timeout client 5s\nfrontend f\n    bind 127.0.0.1:{port}\n    stick-table type ip size 1k expire 30s store conn_cnt,conn_cur,conn_rate(10s),http_req_cnt,sess_cnt\n    tcp-request connection track-sc0 src\n    tcp-request connection reject if {{ sc_conn_rate(0) gt 3 }}\n    http-request return status 200 content-type text/plain lf-string \"req=%[sc_http_req_cnt(0)] cur=%[sc_conn_cur(0)] cnt=%[sc_conn_cnt(0)] sess=%[sc_sess_cnt(0)] rate=%[sc0_conn_rate]\"\n"
+    ))
+    .await;
+    // What HAProxy 2.6.12 answers for the same connections and requests:
+    // the session counter counts every request of the connection.
+    assert_eq!(
+        on_one_connection(port, &["/a", "/b"]).await,
+        Some(vec![
+            "req=1 cur=1 cnt=1 sess=1 rate=1".to_string(),
+            "req=2 cur=1 cnt=1 sess=1 rate=1".to_string(),
+        ])
+    );
+    assert_eq!(
+        on_one_connection(port, &["/c"]).await,
+        Some(vec!["req=3 cur=1 cnt=2 sess=2 rate=2".to_string()])
+    );
+    assert_eq!(
+        on_one_connection(port, &["/d"]).await,
+        Some(vec!["req=4 cur=1 cnt=3 sess=3 rate=3".to_string()])
+    );
+    // The fourth connection in 10 s is over the rate: closed unanswered.
+    assert_eq!(on_one_connection(port, &["/e"]).await, None);
+    p.shutdown().await;
+}

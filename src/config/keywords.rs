@@ -933,6 +933,36 @@ pub static TABLE: &[Keyword] = &[
     s(TcpConnection, "reject", "close the connection"),
     s(
         TcpConnection,
+        "track-sc0",
+        "track stick counter 0 on a key for the session",
+    ),
+    s(
+        TcpConnection,
+        "track-sc1",
+        "track stick counter 1 on a key for the session",
+    ),
+    s(
+        TcpConnection,
+        "track-sc2",
+        "track stick counter 2 on a key for the session",
+    ),
+    s(
+        TcpConnection,
+        "sc-inc-gpc0",
+        "increment gpc0 of a tracked counter",
+    ),
+    s(
+        TcpConnection,
+        "sc-inc-gpc1",
+        "increment gpc1 of a tracked counter",
+    ),
+    s(
+        TcpConnection,
+        "sc-set-gpt0",
+        "set gpt0 of a tracked counter",
+    ),
+    s(
+        TcpConnection,
         "expect-proxy",
         "expect a PROXY protocol header (layer4)",
     ),
@@ -940,10 +970,62 @@ pub static TABLE: &[Keyword] = &[
     s(TcpSession, "reject", "close the connection"),
     s(TcpSession, "set-var", "set a variable"),
     s(TcpSession, "unset-var", "unset a variable"),
+    s(
+        TcpSession,
+        "track-sc0",
+        "track stick counter 0 on a key for the session",
+    ),
+    s(
+        TcpSession,
+        "track-sc1",
+        "track stick counter 1 on a key for the session",
+    ),
+    s(
+        TcpSession,
+        "track-sc2",
+        "track stick counter 2 on a key for the session",
+    ),
+    s(
+        TcpSession,
+        "sc-inc-gpc0",
+        "increment gpc0 of a tracked counter",
+    ),
+    s(
+        TcpSession,
+        "sc-inc-gpc1",
+        "increment gpc1 of a tracked counter",
+    ),
+    s(TcpSession, "sc-set-gpt0", "set gpt0 of a tracked counter"),
     s(TcpContent, "accept", "accept the connection"),
     s(TcpContent, "reject", "close the connection"),
     s(TcpContent, "set-var", "set a variable"),
     s(TcpContent, "unset-var", "unset a variable"),
+    s(
+        TcpContent,
+        "track-sc0",
+        "track stick counter 0 on a key for the session",
+    ),
+    s(
+        TcpContent,
+        "track-sc1",
+        "track stick counter 1 on a key for the session",
+    ),
+    s(
+        TcpContent,
+        "track-sc2",
+        "track stick counter 2 on a key for the session",
+    ),
+    s(
+        TcpContent,
+        "sc-inc-gpc0",
+        "increment gpc0 of a tracked counter",
+    ),
+    s(
+        TcpContent,
+        "sc-inc-gpc1",
+        "increment gpc1 of a tracked counter",
+    ),
+    s(TcpContent, "sc-set-gpt0", "set gpt0 of a tracked counter"),
     // userlist
     s(Userlist, "user", "a user with its password and groups"),
     s(Userlist, "group", "a group with its users"),

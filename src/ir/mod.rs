@@ -863,6 +863,8 @@ pub enum TcpAction {
     UnsetVar(expr::VarName),
     /// `tcp-request inspect-delay` is not a rule but lives with them.
     InspectDelay(Millis),
+    /// `track-sc<n>`, `sc-inc-gpc<n>`, `sc-set-gpt0`: session-level counters.
+    Stick(stick::StickAction),
 }
 
 /// An `http-request` or `http-response` rule.

@@ -227,6 +227,12 @@ async fn serve_connection(
     // `tcp-request connection` rules see only layer-4 facts.
     let auth: &(dyn UserAuth + Sync) = &generation.userlists;
     let mut conn_vars = Vars::new(generation.proc_vars.clone());
+    // Stick counters tracked by tcp-request rules last as long as the session.
+    let stick_session: Arc<std::sync::Mutex<super::stick::Slots>> = Arc::default();
+    conn_vars.stick = Some(Arc::new(super::stick::StickCtx::new(
+        generation.stick_tables.clone(),
+        stick_session.clone(),
+    )));
     let Some(expect_proxy) = tcprules::connection(
         &fe.common.tcp_request_connection,
         &fe.common.acls,
@@ -284,7 +290,7 @@ async fn serve_connection(
                 tls: None,
                 phase: Phase::new(),
                 sess: conn_vars.session(),
-                stick_session: Arc::default(),
+                stick_session: stick_session.clone(),
             });
             serve_http(timed, ctx, peer).await;
         }
@@ -338,7 +344,7 @@ async fn serve_connection(
                 }),
                 phase: Phase::new(),
                 sess: conn_vars.session(),
-                stick_session: Arc::default(),
+                stick_session: stick_session.clone(),
             });
             if tls_stream.get_ref().1.alpn_protocol() == Some(b"h2") {
                 ctx.phase.pass_through();

@@ -371,6 +371,7 @@ impl Inspect<'_> {
                 TcpAction::UnsetVar(var) => {
                     vars.unset(var);
                 }
+                TcpAction::Stick(action) => super::stickrules::apply(action, &mut t, false),
                 // Connection-level only (refused elsewhere by lowering).
                 TcpAction::ExpectProxy | TcpAction::InspectDelay(_) => {}
             }

@@ -54,6 +54,7 @@ pub fn connection(
             TcpAction::UnsetVar(var) => {
                 vars.unset(var);
             }
+            TcpAction::Stick(action) => super::stickrules::apply(action, &mut t, false),
             // Not final: the rules go on (HAProxy's `tcp_exec_l4_rules`).
             TcpAction::ExpectProxy => expect_proxy = true,
             TcpAction::InspectDelay(_) => {}

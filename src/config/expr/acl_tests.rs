@@ -511,7 +511,7 @@ fn mode_tcp_refuses_http_criteria() {
     assert_eq!(
         errors(&d),
         vec![
-            "fetch 'path_beg' needs HTTP, which portcullis only parses in 'mode http' proxies in test rule"
+            "fetch 'path_beg' is not supported by portcullis in 'mode tcp' proxies (it needs HTTP, which portcullis only parses in 'mode http') in test rule"
         ]
     );
     let (t, _) = acl_in(Mode::Tcp, Stage::Acl, "req.ssl_sni -m end .example.com");

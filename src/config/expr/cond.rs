@@ -215,7 +215,7 @@ fn named_or_predefined(
         {
             diags.push(
                 Diagnostic::error(format!(
-                    "predefined ACL '{name}' needs HTTP, which portcullis only parses in 'mode http' proxies, in {}",
+                    "predefined ACL '{name}' is not supported by portcullis in 'mode tcp' proxies (it needs HTTP, which portcullis only parses in 'mode http'), in {}",
                     ctx.context
                 ))
                 .at(at)

@@ -229,7 +229,7 @@ fn predefined_acls_follow_stage_and_mode_rules() {
     assert_eq!(
         errors(&d),
         vec![
-            "predefined ACL 'METH_GET' needs HTTP, which portcullis only parses in 'mode http' proxies, in test rule"
+            "predefined ACL 'METH_GET' is not supported by portcullis in 'mode tcp' proxies (it needs HTTP, which portcullis only parses in 'mode http'), in test rule"
         ]
     );
     let (_, d) = cond_in(Mode::Tcp, Stage::TcpConnection, &[], "if LOCALHOST || TRUE");

@@ -219,7 +219,9 @@ pub(crate) enum ExprErrorKind {
         needs: &'static str,
         stage: &'static str,
     },
-    #[error("fetch '{0}' needs HTTP, which portcullis only parses in 'mode http' proxies")]
+    #[error(
+        "fetch '{0}' is not supported by portcullis in 'mode tcp' proxies (it needs HTTP, which portcullis only parses in 'mode http')"
+    )]
     NeedsHttpMode(String),
     #[error("{0}")]
     LogFormat(String),

@@ -818,7 +818,7 @@ fn http_fetches_need_mode_http() {
     assert_eq!(
         e,
         vec![
-            "fetch 'path' needs HTTP, which portcullis only parses in 'mode http' proxies in test rule"
+            "fetch 'path' is not supported by portcullis in 'mode tcp' proxies (it needs HTTP, which portcullis only parses in 'mode http') in test rule"
         ]
     );
     assert!(sample_in(Mode::Tcp, Stage::TcpContent, "req.ssl_sni").is_ok());

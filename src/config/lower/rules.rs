@@ -595,6 +595,13 @@ pub(crate) fn tcp_rule(
             None => Ok(()),
         }
     };
+    if let Some(stick) = super::stick::action(cx, act, name, paren, args, &ctx) {
+        return Ok(TcpRule {
+            action: TcpAction::Stick(stick?),
+            cond,
+            origin: cx.origin(line.span),
+        });
+    }
     let action = match name {
         "accept" => {
             no_args()?;
