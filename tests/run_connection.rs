@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::runtime::{LogSink, free_port, start as proxy};
+use common::runtime::{LogSink, free_port, raw_get, start as proxy};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -325,32 +325,9 @@ async fn h2_with_prior_knowledge_passes_the_guard() {
     p.shutdown().await;
 }
 
-/// Sends one request on `s` and returns its body (`Content-Length` framed).
+/// Sends one request on `s` and returns its body.
 async fn body_of(s: &mut TcpStream, path: &str) -> String {
-    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
-        .await
-        .unwrap();
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 512];
-    loop {
-        let text = String::from_utf8_lossy(&buf).into_owned();
-        if let Some((head, body)) = text.split_once("\r\n\r\n") {
-            let len: usize = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length: "))
-                .and_then(|v| v.trim().parse().ok())
-                .expect("content-length");
-            if body.len() >= len {
-                return body[..len].to_string();
-            }
-        }
-        let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut chunk))
-            .await
-            .expect("in time")
-            .expect("read");
-        assert!(n > 0, "closed early");
-        buf.extend_from_slice(&chunk[..n]);
-    }
+    raw_get(s, path).await.expect("an answer")
 }
 
 #[tokio::test]

@@ -452,7 +452,7 @@ async fn unique_id_format_names_each_request_for_the_server_the_rules_and_the_lo
         .find_map(|l| l.strip_prefix("x-request-id: "))
         .expect("the origin received X-Request-ID")
         .to_string();
-    let pid = format!("{:X}", std::process::id());
+    let pid = format!("{:04X}", std::process::id());
     assert!(sent.starts_with("7F000001:"), "{sent}");
     assert!(sent.contains(&format!("_7F000001:{:04X}_", port)), "{sent}");
     assert!(sent.ends_with(&format!(":{pid}")), "{sent}");

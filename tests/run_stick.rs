@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::runtime::{free_port, get, start as proxy};
+use common::runtime::{free_port, get, raw_get, start as proxy};
 
 const LINE: &str = "rate=%[sc_http_req_rate(0)] cnt=%[sc0_http_req_cnt] src=%[src_http_req_cnt] gpc0=%[sc_get_gpc0(0)] err=%[sc0_http_err_cnt] t=%[sc_tracked(1)]";
 
@@ -61,38 +61,12 @@ async fn src_fetches_read_another_proxys_table_without_tracking() {
 /// Sends the requests on one keep-alive connection and returns the bodies;
 /// `None` when the proxy closes the connection without answering.
 async fn on_one_connection(port: u16, paths: &[&str]) -> Option<Vec<String>> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await
         .ok()?;
     let mut out = Vec::new();
     for path in paths {
-        s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
-            .await
-            .ok()?;
-        let mut buf = Vec::new();
-        let mut chunk = [0u8; 1024];
-        loop {
-            let text = String::from_utf8_lossy(&buf).into_owned();
-            if let Some((head, body)) = text.split_once("\r\n\r\n") {
-                let len: usize = head
-                    .lines()
-                    .find_map(|l| l.strip_prefix("content-length: "))
-                    .and_then(|v| v.trim().parse().ok())?;
-                if body.len() >= len {
-                    out.push(body[..len].to_string());
-                    break;
-                }
-            }
-            let n = tokio::time::timeout(std::time::Duration::from_secs(5), s.read(&mut chunk))
-                .await
-                .ok()?
-                .ok()?;
-            if n == 0 {
-                return None;
-            }
-            buf.extend_from_slice(&chunk[..n]);
-        }
+        out.push(raw_get(&mut s, path).await?);
     }
     Some(out)
 }

@@ -110,3 +110,35 @@ impl LogSink {
         String::from_utf8_lossy(&buf[..n]).into_owned()
     }
 }
+
+/// Sends `GET <path>` on a raw keep-alive connection and returns the body of
+/// the answer (`Content-Length` framed); `None` when the proxy closes the
+/// connection (or stays silent 5 s) instead of answering.
+pub async fn raw_get(s: &mut tokio::net::TcpStream, path: &str) -> Option<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+        .await
+        .ok()?;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 1024];
+    loop {
+        let text = String::from_utf8_lossy(&buf).into_owned();
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let len: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length: "))
+                .and_then(|v| v.trim().parse().ok())?;
+            if body.len() >= len {
+                return Some(body[..len].to_string());
+            }
+        }
+        let n = tokio::time::timeout(std::time::Duration::from_secs(5), s.read(&mut chunk))
+            .await
+            .ok()?
+            .ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
