@@ -218,7 +218,13 @@ async fn pipeline(
         log.termination.cause = TermCause::Local;
         return boxed(r);
     }
-    let Some(be_idx) = choose_backend(fe, facts, auth, parts, vars, &generation.config) else {
+    let chosen_backend = {
+        let mut t = Txn::new(facts, vars);
+        t.auth = auth;
+        t.req = Some(parts);
+        choose_backend(fe, &generation.config, &mut t)
+    };
+    let Some(be_idx) = chosen_backend else {
         log.termination.cause = TermCause::Local;
         return boxed(error_page(&fe.common, 503));
     };
@@ -875,26 +881,17 @@ fn redirect(r: &ir::Redirect, t: &mut Txn, req: &http::request::Parts) -> Respon
     res
 }
 
-/// `use_backend` rules in order, then `default_backend`.
-fn choose_backend(
-    fe: &ir::Frontend,
-    facts: &ConnFacts,
-    auth: &(dyn UserAuth + Sync),
-    parts: &http::request::Parts,
-    vars: &mut Vars,
-    config: &ir::Config,
-) -> Option<usize> {
+/// `use_backend` rules in order, then `default_backend` (HTTP and TCP
+/// frontends alike; `t` carries what the conditions may read).
+pub(super) fn choose_backend(fe: &ir::Frontend, config: &ir::Config, t: &mut Txn) -> Option<usize> {
     for u in &fe.use_backend {
-        let mut t = Txn::new(facts, vars);
-        t.auth = auth;
-        t.req = Some(parts);
-        if !cond_holds(&u.cond, &fe.common.acls, &mut t) {
+        if !cond_holds(&u.cond, &fe.common.acls, t) {
             continue;
         }
         match &u.target {
             BackendTarget::Static(i) => return Some(*i),
             BackendTarget::Dynamic(f) => {
-                let name = render(f, LfTarget::Plain, &mut t);
+                let name = render(f, LfTarget::Plain, t);
                 if let Some(i) = config
                     .backends
                     .iter()

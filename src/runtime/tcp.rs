@@ -14,14 +14,14 @@
 //! client closes or the buffer is full; then the rules run once more on
 //! what is there, as final. No matching rule accepts.
 
-use super::eval::{self, LfTarget, Txn, UserAuth, Vars, render_log_format};
+use super::eval::{self, Txn, UserAuth, Vars};
 use super::facts::{ConnFacts, ContentFacts, FinState, LogFacts, TermCause};
 use super::generation::Generation;
 use super::http::cond_holds;
 use super::log;
 use super::tcprules;
 use super::upstream::{StreamConnect, StreamEnv};
-use crate::ir::{self, BackendTarget, NamedAcl, ProxyCommon, TcpAction, TcpRule};
+use crate::ir::{self, NamedAcl, ProxyCommon, TcpAction, TcpRule};
 use crate::tls::handshake;
 use bytes::{Bytes, BytesMut};
 use std::sync::Arc;
@@ -145,7 +145,10 @@ async fn session<S>(
         Inspected::Reject => None,
         Inspected::Accept => {
             let content = ctx.content(&buf, true);
-            choose_backend(fe, &facts, auth, &content, &mut vars, config)
+            let mut t = Txn::new(&facts, &mut vars);
+            t.auth = auth;
+            t.content = Some(&content);
+            super::http::choose_backend(fe, config, &mut t)
         }
     };
     let mut verdict = verdict;
@@ -405,40 +408,6 @@ enum Step {
     Reject,
     /// A rule needs more data; resume at this index.
     Wait(usize),
-}
-
-/// `use_backend` rules in order, then `default_backend`.
-fn choose_backend(
-    fe: &ir::Frontend,
-    facts: &ConnFacts,
-    auth: &(dyn UserAuth + Sync),
-    content: &ContentFacts,
-    vars: &mut Vars,
-    config: &ir::Config,
-) -> Option<usize> {
-    for u in &fe.use_backend {
-        let mut t = Txn::new(facts, vars);
-        t.auth = auth;
-        t.content = Some(content);
-        if !cond_holds(&u.cond, &fe.common.acls, &mut t) {
-            continue;
-        }
-        match &u.target {
-            BackendTarget::Static(i) => return Some(*i),
-            BackendTarget::Dynamic(f) => {
-                let mut name = Vec::new();
-                render_log_format(f, LfTarget::Plain, &mut t, &mut name);
-                if let Some(i) = config
-                    .backends
-                    .iter()
-                    .position(|b| b.common.name.as_bytes() == name.as_slice())
-                {
-                    return Some(i);
-                }
-            }
-        }
-    }
-    fe.default_backend
 }
 
 /// Inactivity limits of the tunnel.
