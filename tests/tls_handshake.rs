@@ -119,6 +119,7 @@ fn bind(certs: Vec<SniCert>) -> BindTls {
         session_cache: Default::default(),
         ignore_errors: IgnoreErrors::default(),
         generate: None,
+        dh: Default::default(),
     }
 }
 

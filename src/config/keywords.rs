@@ -294,12 +294,12 @@ pub static TABLE: &[Keyword] = &[
     s(
         Global,
         "tune.ssl.default-dh-param",
-        "accepted with a warning: no finite-field DHE suite is ever offered, so it has no effect",
+        "DHE suites use the RFC 7919 group matching the RSA key (ffdhe2048 or ffdhe4096), at most this size",
     ),
     s(
         Global,
         "ssl-dh-param-file",
-        "accepted with a warning: no finite-field DHE suite is ever offered, so it has no effect",
+        "PEM DH parameters (PKCS#3) of DHE suites for certificates that carry none",
     ),
     // proxies
     s(Proxy, "mode", "http or tcp"),
@@ -642,7 +642,11 @@ pub static TABLE: &[Keyword] = &[
     s(Bind, "ssl-max-ver", "highest TLS version"),
     s(Bind, "ciphers", "TLS <= 1.2 cipher list (OpenSSL syntax)"),
     s(Bind, "ciphersuites", "TLS 1.3 suites"),
-    s(Bind, "curves", "key-exchange groups (X25519:P-256:P-384)"),
+    s(
+        Bind,
+        "curves",
+        "key-exchange groups (X25519:P-256:P-384:P-521)",
+    ),
     s(Bind, "ecdhe", "single key-exchange group"),
     s(
         Bind,

@@ -94,6 +94,9 @@ pub struct Global {
     /// `tune.ssl.ssl-ctx-cache-size`: generated certificates kept per bind
     /// (`None`: HAProxy's default, 1000).
     pub ssl_ctx_cache_size: Option<usize>,
+    /// `ssl-dh-param-file` / `tune.ssl.default-dh-param` (the file wins).
+    pub dh_file: Option<std::sync::Arc<crate::tls::dh::DhParams>>,
+    pub dh_default_bits: Option<u32>,
 }
 
 /// One `stats socket` line: a runtime API listener.
@@ -606,6 +609,9 @@ pub struct BindTls {
     /// `generate-certificates`: a certificate is minted for an SNI no
     /// configured certificate matches.
     pub generate: Option<GenerateCerts>,
+    /// DH parameters of certificates that carry none (`ssl-dh-param-file`,
+    /// `tune.ssl.default-dh-param`).
+    pub dh: crate::tls::dh::DhDefault,
 }
 
 /// `generate-certificates` with its `ca-sign-file`.

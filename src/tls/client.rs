@@ -25,7 +25,7 @@
 
 use crate::ir::{ServerTls, ServerVerify, Trust};
 use crate::tls::provider::provider;
-use crate::tls::server::{TlsBuildError, narrowed_provider, versions};
+use crate::tls::server::{KxRole, TlsBuildError, narrowed_provider, versions};
 use crate::tls::verifier::{TrustStore, VerifierError};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::{Resumption, Tls12Resumption};
@@ -165,7 +165,7 @@ fn config(
 ) -> Result<ClientConfig, ClientTlsError> {
     let params = &tls.params;
     let versions = versions(params, at)?;
-    let provider = narrowed_provider(params, &versions, at)?;
+    let provider = narrowed_provider(params, &versions, at, KxRole::Client)?;
     let builder = ClientConfig::builder_with_provider(Arc::new(provider))
         .with_protocol_versions(&versions)
         .map_err(|source| ClientTlsError::Rustls {

@@ -18,7 +18,7 @@
 //!   handshake_failure (40); TLS 1.3 matches (116).
 
 use crate::runtime::facts::{PeerCertFacts, SessionFacts, TlsFacts};
-use crate::tls::server::{BindTlsRuntime, PolicyId, Slot, cipher_name};
+use crate::tls::server::{BindTlsRuntime, PolicyId, Refusal, Slot, cipher_name};
 use crate::tls::sni::ClientCaps;
 use crate::tls::verifier::{self, Rejection, VerifyOutcome};
 use rustls::pki_types::UnixTime;
@@ -32,6 +32,9 @@ use tokio_rustls::server::TlsStream;
 /// A fatal `unrecognized_name` (112) alert in a plaintext TLS record: what
 /// HAProxy sends under `strict-sni` (nothing is encrypted before ServerHello).
 const UNRECOGNIZED_NAME_ALERT: [u8; 7] = [0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 112];
+/// A fatal `handshake_failure` (40) alert: OpenSSL's answer when no cipher
+/// suite can be used ("no shared cipher").
+const HANDSHAKE_FAILURE_ALERT: [u8; 7] = [0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 40];
 
 /// HAProxy's `fc_err` codes for handshake failures.
 pub mod fc_err {
@@ -75,6 +78,11 @@ pub enum HandshakeError {
         policy: PolicyId,
         verify: VerifyOutcome,
     },
+    /// None of the bind's cipher suites can be used with this client (only
+    /// DHE suites were allowed and the certificate has no usable DH
+    /// parameters): alert handshake_failure was sent.
+    #[error("no shared cipher (SNI {sni:?}): alert handshake_failure")]
+    NoSharedCipher { sni: Option<String> },
     /// The client certificate was accepted but cannot be rendered for the
     /// `ssl_c_*` fetches (only possible under `verify none`, which requests none).
     #[error("the client certificate cannot be parsed")]
@@ -104,9 +112,9 @@ impl HandshakeError {
                 (None, _) => fc_err::ABORT,
             },
             HandshakeError::ResumedCertRejected { verify, .. } => by_depth(verify),
-            HandshakeError::UnrecognizedName { .. } | HandshakeError::PeerCertUnparsable => {
-                fc_err::HANDSHAKE
-            }
+            HandshakeError::UnrecognizedName { .. }
+            | HandshakeError::NoSharedCipher { .. }
+            | HandshakeError::PeerCertUnparsable => fc_err::HANDSHAKE,
         }
     }
 
@@ -143,11 +151,15 @@ where
     let start = LazyConfigAcceptor::new(Acceptor::default(), tcp)
         .await
         .map_err(HandshakeError::ClientHello)?;
-    let (sni, caps) = {
+    let (sni, caps, caps_tls13) = {
         let hello = start.client_hello();
         (
             hello.server_name().map(str::to_owned),
             ClientCaps::from_hello(&hello),
+            hello
+                .cipher_suites()
+                .iter()
+                .any(|s| u16::from(*s) >> 8 == 0x13),
         )
     };
     let Some(slot) = bind.select(sni.as_deref(), caps) else {
@@ -157,6 +169,19 @@ where
         let _ = io.shutdown().await;
         return Err(HandshakeError::UnrecognizedName { sni });
     };
+    let refused = match slot.refusal {
+        Refusal::Never => false,
+        Refusal::Always => true,
+        // TLS 1.3 suites are 0x13xx: a client offering none cannot speak it.
+        Refusal::Tls12 => !caps_tls13,
+    };
+    if refused {
+        let mut io = start.io;
+        // Best effort: the client may already be gone.
+        let _ = io.write_all(&HANDSHAKE_FAILURE_ALERT).await;
+        let _ = io.shutdown().await;
+        return Err(HandshakeError::NoSharedCipher { sni });
+    }
     let (result, outcome) = verifier::capture(start.into_stream(slot.config.clone())).await;
     let stream = match result {
         Ok(stream) => stream,

@@ -44,6 +44,9 @@ pub struct CertKey {
     pub signing_key: Arc<dyn SigningKey>,
     /// One entry per certificate of `chain`, same order.
     pub infos: Vec<CertInfo>,
+    /// `DH PARAMETERS` appended to the `crt` file: they take precedence
+    /// over `ssl-dh-param-file` and `tune.ssl.default-dh-param`.
+    pub dh: Option<Arc<crate::tls::dh::DhParams>>,
 }
 
 impl CertKey {
@@ -312,6 +315,12 @@ impl Loader {
                 key_path,
             });
         }
+        let dh = crate::tls::dh::DhParams::from_pem(&bytes)
+            .map_err(|detail| TlsError::CertBadPem {
+                path: owned(),
+                detail,
+            })?
+            .map(Arc::new);
         Ok(CertKey {
             path: owned(),
             key_path,
@@ -319,6 +328,7 @@ impl Loader {
             key: Arc::new(key),
             signing_key,
             infos,
+            dh,
         })
     }
 

@@ -10,18 +10,22 @@
 
 pub mod analysis;
 pub mod client;
+pub mod dh;
 pub mod dn;
 mod error;
+pub mod ffdhe;
 pub mod gencert;
 pub mod handshake;
 pub mod info;
 pub mod material;
 pub mod oids;
+pub mod p521;
 pub mod pem;
 pub mod provider;
 pub mod resumption;
 pub mod server;
 pub mod sni;
+pub mod suites;
 pub mod system;
 pub mod verifier;
 

@@ -10,13 +10,15 @@
 
 use crate::ir::{BindTls, ClientVerify, SniCert, TlsParams, TlsPolicy, TlsVersion, Trust};
 use crate::runtime::facts::CertFacts;
+use crate::tls::dh::{DhDefault, DhParams};
 use crate::tls::gencert::{GenCertError, MintCache, Minter};
 use crate::tls::material::CertKey;
 use crate::tls::provider::provider;
 use crate::tls::resumption::{Resumption, ResumptionError};
 use crate::tls::sni::{ClientCaps, SniIndex};
 use crate::tls::verifier::{ClientVerifier, VerifierError};
-use rustls::crypto::ring::{cipher_suite, kx_group};
+use rustls::crypto::KeyExchangeAlgorithm;
+use rustls::crypto::ring::kx_group;
 use rustls::crypto::{CryptoProvider, SupportedKxGroup};
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
@@ -83,6 +85,8 @@ pub(crate) struct Slot {
     pub policy: PolicyId,
     /// The served certificate, for `ssl_f_*`.
     pub frontend: Arc<CertFacts>,
+    /// Clients refused with handshake_failure (no usable cipher suite).
+    pub refusal: Refusal,
 }
 
 /// The built TLS side of one bind, for one configuration generation.
@@ -151,7 +155,15 @@ impl BindTlsRuntime {
                 }
             };
             let index = u32::try_from(slots.len()).unwrap_or(u32::MAX);
-            let config = server_config(&entry.cert, p, verifier.clone(), &resumption, index, &at)?;
+            let (config, refusal) = server_config(
+                &entry.cert,
+                &tls.dh,
+                p,
+                verifier.clone(),
+                &resumption,
+                index,
+                &at,
+            )?;
             let frontend = entry
                 .cert
                 .chain
@@ -165,6 +177,7 @@ impl BindTlsRuntime {
                 verifier,
                 policy,
                 frontend: Arc::new(frontend),
+                refusal,
             }));
         }
         let generator = match &tls.generate {
@@ -229,6 +242,7 @@ impl BindTlsRuntime {
                 verifier: default.verifier.clone(),
                 policy: default.policy,
                 frontend: Arc::new(frontend),
+                refusal: default.refusal,
             }))
         })
     }
@@ -339,22 +353,29 @@ impl ResolvesServerCert for FixedCert {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn server_config(
     cert: &CertKey,
+    dh_default: &DhDefault,
     policy: &TlsPolicy,
     verifier: Option<Arc<ClientVerifier>>,
     resumption: &Resumption,
     index: u32,
     at: &str,
-) -> Result<ServerConfig, TlsBuildError> {
+) -> Result<(ServerConfig, Refusal), TlsBuildError> {
     let params = &policy.params;
-    let versions = versions(params, at)?;
-    let provider = narrowed_provider(params, &versions, at)?;
+    let mut versions = versions(params, at)?;
+    // DHE narrowed to what this certificate's DH parameters allow (the
+    // configured lists are checked before that narrowing).
+    let dh = crate::tls::dh::choose(cert.dh.as_ref(), dh_default, rsa_bits(cert));
+    let provider = narrowed_provider(params, &versions, at, KxRole::Server(dh.as_deref()))?;
     let key = cert.signing_key.algorithm();
+    // Judged on the configured suites, before DHE availability narrows them.
+    let configured = narrowed_provider(params, &versions, at, KxRole::Client)?;
     if versions
         .iter()
         .all(|v| v.version == rustls::ProtocolVersion::TLSv1_2)
-        && !provider
+        && !configured
             .cipher_suites
             .iter()
             .filter(|s| matches!(s, SupportedCipherSuite::Tls12(_)))
@@ -369,6 +390,34 @@ fn server_config(
         at: at.to_string(),
         source,
     };
+    // Only DHE suites were allowed and DHE is unavailable: OpenSSL answers
+    // TLS 1.2 clients with handshake_failure ("no shared cipher"); so does
+    // the acceptor, rustls being left with TLS 1.3 only (or nothing).
+    let mut refusal = Refusal::Never;
+    let has_tls12_suite = provider
+        .cipher_suites
+        .iter()
+        .any(|s| matches!(s, SupportedCipherSuite::Tls12(_)));
+    if !has_tls12_suite
+        && let Some(i) = versions
+            .iter()
+            .position(|v| v.version == rustls::ProtocolVersion::TLSv1_2)
+    {
+        versions.remove(i);
+        refusal = Refusal::Tls12;
+    }
+    let mut provider = provider;
+    if versions.is_empty() {
+        refusal = Refusal::Always;
+        versions.push(&rustls::version::TLS13);
+        if !provider
+            .cipher_suites
+            .iter()
+            .any(|s| matches!(s, SupportedCipherSuite::Tls13(_)))
+        {
+            provider.cipher_suites = crate::tls::provider::provider().cipher_suites.clone();
+        }
+    }
     let builder = ServerConfig::builder_with_provider(Arc::new(provider))
         .with_protocol_versions(&versions)
         .map_err(rustls_err)?;
@@ -391,7 +440,22 @@ fn server_config(
     if !params.no_tls_tickets {
         config.ticketer = resumption.ticketer_for(index);
     }
-    Ok(config)
+    Ok((config, refusal))
+}
+
+/// The RSA modulus size of a certificate's key (`RSA2048` → 2048).
+fn rsa_bits(cert: &CertKey) -> Option<u32> {
+    cert.leaf()?.key_alg.strip_prefix("RSA")?.parse().ok()
+}
+
+/// Handshakes a slot refuses before rustls sees them (see [`server_config`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    Never,
+    /// Clients that cannot speak TLS 1.3 (offer no TLS 1.3 suite).
+    Tls12,
+    /// Every client.
+    Always,
 }
 
 pub(crate) fn versions(
@@ -417,73 +481,40 @@ pub(crate) fn versions(
     Ok(out)
 }
 
-/// The cipher suites portcullis offers: OpenSSL name, rustls suite.
-fn suite_table() -> [(&'static str, SupportedCipherSuite); 9] {
-    [
-        (
-            "TLS_AES_256_GCM_SHA384",
-            cipher_suite::TLS13_AES_256_GCM_SHA384,
-        ),
-        (
-            "TLS_AES_128_GCM_SHA256",
-            cipher_suite::TLS13_AES_128_GCM_SHA256,
-        ),
-        (
-            "TLS_CHACHA20_POLY1305_SHA256",
-            cipher_suite::TLS13_CHACHA20_POLY1305_SHA256,
-        ),
-        (
-            "ECDHE-ECDSA-AES256-GCM-SHA384",
-            cipher_suite::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
-        ),
-        (
-            "ECDHE-RSA-AES256-GCM-SHA384",
-            cipher_suite::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
-        ),
-        (
-            "ECDHE-ECDSA-CHACHA20-POLY1305",
-            cipher_suite::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
-        ),
-        (
-            "ECDHE-RSA-CHACHA20-POLY1305",
-            cipher_suite::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
-        ),
-        (
-            "ECDHE-ECDSA-AES128-GCM-SHA256",
-            cipher_suite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
-        ),
-        (
-            "ECDHE-RSA-AES128-GCM-SHA256",
-            cipher_suite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
-        ),
-    ]
-}
-
 /// A cipher suite's name as HAProxy prints it (`ssl_fc_cipher`, `%sslc`):
 /// IANA names for TLS 1.3, OpenSSL names for TLS 1.2.
 pub fn cipher_name(suite: CipherSuite) -> &'static str {
-    suite_table()
-        .into_iter()
-        .find(|(_, s)| s.suite() == suite)
-        .map_or("", |(name, _)| name)
+    crate::tls::suites::name(suite)
+}
+
+/// Which side a provider is narrowed for: what DHE needs differs.
+#[derive(Clone, Copy)]
+pub(crate) enum KxRole<'a> {
+    /// A bind serving one certificate: its DH parameters, if DHE is
+    /// available ([`crate::tls::dh::choose`]); without them DHE suites are
+    /// dropped, as OpenSSL drops them without a tmp DH.
+    Server(Option<&'a DhParams>),
+    /// A `server` line: DHE suites are offered with the RFC 7919 groups.
+    Client,
 }
 
 pub(crate) fn narrowed_provider(
     params: &TlsParams,
     versions: &[&'static SupportedProtocolVersion],
     at: &str,
+    role: KxRole<'_>,
 ) -> Result<CryptoProvider, TlsBuildError> {
     let base = provider();
-    let table = suite_table();
+    let table = crate::tls::suites::table();
     let pick = |names: &Option<Vec<String>>,
                 tls13: bool|
      -> Result<Vec<SupportedCipherSuite>, TlsBuildError> {
         let Some(names) = names else {
-            return Ok(base
-                .cipher_suites
+            // OpenSSL's DEFAULT list, in its order (DHE suites included).
+            return Ok(table
                 .iter()
-                .filter(|s| matches!(s, SupportedCipherSuite::Tls13(_)) == tls13)
-                .copied()
+                .filter(|(_, s)| matches!(s, SupportedCipherSuite::Tls13(_)) == tls13)
+                .map(|(_, s)| *s)
                 .collect());
         };
         names
@@ -515,8 +546,14 @@ pub(crate) fn narrowed_provider(
             });
         }
     }
-    let kx_groups = match &params.curves {
-        None => base.kx_groups.clone(),
+    let mut kx_groups: Vec<&'static dyn SupportedKxGroup> = match &params.curves {
+        // OpenSSL's default groups include P-521.
+        None => base
+            .kx_groups
+            .iter()
+            .copied()
+            .chain([crate::tls::p521::SECP521R1])
+            .collect(),
         Some(names) => names
             .iter()
             .map(|name| {
@@ -524,6 +561,7 @@ pub(crate) fn narrowed_provider(
                     "X25519" => Some(kx_group::X25519),
                     "P-256" => Some(kx_group::SECP256R1),
                     "P-384" => Some(kx_group::SECP384R1),
+                    "P-521" => Some(crate::tls::p521::SECP521R1),
                     _ => None,
                 };
                 group.ok_or_else(|| TlsBuildError::UnknownCurve {
@@ -533,6 +571,15 @@ pub(crate) fn narrowed_provider(
             })
             .collect::<Result<_, _>>()?,
     };
+    let mut tls12 = tls12;
+    match role {
+        KxRole::Server(Some(dh)) => kx_groups.extend(crate::tls::ffdhe::server_groups(dh)),
+        KxRole::Server(None) => tls12.retain(|s| !crate::tls::suites::is_dhe(s)),
+        KxRole::Client => kx_groups.extend(crate::tls::ffdhe::client_groups()),
+    }
+    if !tls12.iter().any(crate::tls::suites::is_dhe) {
+        kx_groups.retain(|g| g.name().key_exchange_algorithm() != KeyExchangeAlgorithm::DHE);
+    }
     Ok(CryptoProvider {
         cipher_suites: tls13.into_iter().chain(tls12).collect(),
         kx_groups,

@@ -550,6 +550,7 @@ fn bind(certs: Vec<SniCert>) -> BindTls {
         session_cache: Default::default(),
         ignore_errors: IgnoreErrors::default(),
         generate: None,
+        dh: Default::default(),
     }
 }
 
@@ -603,7 +604,7 @@ fn impossible_settings_fail_the_build() -> TestResult {
     ));
     assert!(build(p).is_ok(), "the same suites serve an RSA key");
     let mut p = none();
-    p.params.curves = Some(vec!["P-521".to_string()]);
+    p.params.curves = Some(vec!["X448".to_string()]);
     assert!(matches!(build(p), Err(TlsBuildError::UnknownCurve { .. })));
     let mut p = none();
     p.params.ciphersuites = Some(vec!["ECDHE-RSA-AES128-GCM-SHA256".to_string()]);

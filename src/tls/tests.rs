@@ -279,7 +279,7 @@ fn debug_and_serde_never_show_the_key() -> TestResult {
         .as_object()
         .map(|o| o.keys().map(String::as_str).collect())
         .unwrap_or_default();
-    assert_eq!(keys, ["infos", "key_path", "path"]);
+    assert_eq!(keys, ["dh", "infos", "key_path", "path"]);
     Ok(())
 }
 

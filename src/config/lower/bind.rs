@@ -18,6 +18,7 @@ use crate::ir::{
     Bind, BindTls, ClientVerify, ErrorSet, IgnoreErrors, SniCert, SniFilter, TlsParams, TlsPolicy,
     Trust,
 };
+use crate::tls::dh::DhDefault;
 use crate::tls::{self, CaSpec, CertKey, TlsError};
 use std::sync::Arc;
 
@@ -434,6 +435,11 @@ fn build_tls(cx: &mut Lowerer, opts: &BindOpts, place: &str) -> Option<BindTls> 
         sni_host_check: opts.sni_host_check,
         session_cache: cx.global.session_cache,
         ignore_errors: opts.ignore.clone(),
+        dh: match (&cx.global.dh_file, cx.global.dh_default_bits) {
+            (Some(f), _) => DhDefault::File(f.clone()),
+            (None, Some(n)) => DhDefault::MaxBits(n),
+            (None, None) => DhDefault::None,
+        },
     })
 }
 
@@ -668,6 +674,21 @@ pub(crate) fn cert_warnings(cx: &mut Lowerer, cert: &CertKey, span: Span) {
         return;
     };
     let path = cert.path.display();
+    if let Some(dh) = &cert.dh
+        && !dh.usable()
+    {
+        cx.diags.push(
+            Diagnostic::warning(format!(
+                "unable to use the {}-bit DH parameters in '{path}': DH ciphers won't be available for this certificate",
+                dh.bits
+            ))
+            .at(span)
+            .help(format!(
+                "OpenSSL's security level refuses DH groups under {} bits; append parameters of at least 2048 bits ('openssl dhparam 2048')",
+                crate::tls::dh::MIN_BITS
+            )),
+        );
+    }
     match expiry(leaf, cx.now) {
         Expiry::Expired { days_ago } => cx.diags.push(
             Diagnostic::warning(format!(

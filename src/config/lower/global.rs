@@ -62,25 +62,56 @@ fn global_line(cx: &mut Lowerer, line: &Line, where_: &str) -> Result<(), Diagno
             cx.global.pidfile = Some(PathBuf::from(&one("a file name")?.text));
             done(2)
         }
-        "tune.ssl.default-dh-param" | "ssl-dh-param-file" => {
-            let v = one("a value")?;
-            if kw.text == "tune.ssl.default-dh-param" {
-                uint(v, &kw.text)?;
-            } else if let Err(e) = std::fs::metadata(&v.text) {
-                return Err(Diagnostic::error(format!(
-                    "'ssl-dh-param-file' : unable to load '{}' : {e}",
+        "tune.ssl.default-dh-param" => {
+            let v = one("a number of bits")?;
+            // HAProxy parses with atoi: anything under 1024 (or not a number) is refused.
+            let bits = v
+                .text
+                .parse::<u32>()
+                .ok()
+                .filter(|b| *b >= 1024)
+                .ok_or_else(|| {
+                    Diagnostic::error("'tune.ssl.default-dh-param' expects a value >= 1024.")
+                        .at(v.span)
+                        .help("give the largest DH group size DHE suites may use, e.g. 2048")
+                })?;
+            if bits < crate::tls::dh::MIN_BITS {
+                cx.diags.push(
+                    Diagnostic::warning(format!(
+                        "'tune.ssl.default-dh-param {bits}' selects a DH group under 2048 bits, which OpenSSL's security level refuses: DH ciphers won't be available unless a certificate or 'ssl-dh-param-file' brings parameters"
+                    ))
+                    .at(v.span)
+                    .help("use 2048 or more"),
+                );
+            }
+            cx.global.dh_default_bits = Some(bits);
+            done(2)
+        }
+        "ssl-dh-param-file" => {
+            let v = one("a file name")?;
+            let unable = |why: String| {
+                Diagnostic::error(format!(
+                    "'ssl-dh-param-file': unable to load DH parameters from file <{}>: {why}",
                     v.text
                 ))
-                .at(v.span));
+                .at(v.span)
+                .help("give a PEM file with a 'BEGIN DH PARAMETERS' block ('openssl dhparam -out dh.pem 2048')")
+            };
+            let bytes = std::fs::read(&v.text).map_err(|e| unable(e.to_string()))?;
+            let params = crate::tls::dh::DhParams::from_pem(&bytes)
+                .map_err(unable)?
+                .ok_or_else(|| unable("no 'DH PARAMETERS' block".into()))?;
+            if !params.usable() {
+                cx.diags.push(
+                    Diagnostic::warning(format!(
+                        "unable to use the global {}-bit DH parameters of '{}': DH ciphers won't be available",
+                        params.bits, v.text
+                    ))
+                    .at(v.span)
+                    .help("OpenSSL's security level refuses DH groups under 2048 bits; generate larger ones ('openssl dhparam 2048')"),
+                );
             }
-            cx.diags.push(
-                Diagnostic::warning(format!(
-                    "'{}' has no effect: portcullis offers no finite-field DHE cipher suite (only ECDHE and TLS 1.3 key exchanges)",
-                    kw.text
-                ))
-                .at(kw.span)
-                .help("remove the line; it only mattered for DHE-RSA suites, which portcullis never negotiates"),
-            );
+            cx.global.dh_file = Some(std::sync::Arc::new(params));
             done(2)
         }
         "user" | "group" => {

@@ -309,20 +309,28 @@ fn lexer_errors_stop_before_lowering() {
 }
 
 #[test]
-fn dh_param_keywords_are_accepted_with_a_no_effect_warning() {
-    let (ir, diags, r) = run(&format!("global\n    tune.ssl.default-dh-param 2048\n{FE}"));
+fn dh_param_keywords_set_the_binds_dh_source() {
+    let (ir, diags, r) = run(&format!("global\n    tune.ssl.default-dh-param 4096\n{FE}"));
     assert!(ir.is_some() && !diags.has_errors(), "{r}");
-    assert!(
-        r.contains("'tune.ssl.default-dh-param' has no effect"),
-        "{r}"
-    );
+    assert!(!r.contains("has no effect"), "{r}");
+    assert_eq!(ir.and_then(|c| c.global.dh_default_bits), Some(4096));
+    let (_, _, r) = run(&format!("global\n    tune.ssl.default-dh-param 1024\n{FE}"));
+    assert!(r.contains("DH ciphers won't be available"), "{r}");
     invalid(
         &format!("global\n    tune.ssl.default-dh-param big\n{FE}"),
-        "expects a positive integer",
+        "expects a value >= 1024",
+    );
+    invalid(
+        &format!("global\n    tune.ssl.default-dh-param 512\n{FE}"),
+        "expects a value >= 1024",
     );
     invalid(
         &format!("global\n    ssl-dh-param-file /nonexistent/dh.pem\n{FE}"),
-        "unable to load",
+        "unable to load DH parameters",
+    );
+    invalid(
+        &format!("global\n    ssl-dh-param-file tests/fixtures/pki/server.pem\n{FE}"),
+        "no 'DH PARAMETERS' block",
     );
 }
 

@@ -13,7 +13,10 @@ use crate::ir::{TlsParams, TlsVersion};
 
 use super::values::tls_version;
 
-/// TLS ≤ 1.2 suites available, with the OpenSSL aliases each belongs to.
+/// TLS ≤ 1.2 suites available, with the OpenSSL aliases each belongs to, in
+/// OpenSSL's `DEFAULT` order. The DHE-RSA suites need DH parameters
+/// (`ssl-dh-param-file`, `tune.ssl.default-dh-param`, or in the `crt` file);
+/// without them a bind does not offer them, as HAProxy.
 const TLS12_SUITES: &[(&str, &[&str])] = &[
     (
         "ECDHE-ECDSA-AES256-GCM-SHA384",
@@ -48,6 +51,12 @@ const TLS12_SUITES: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "DHE-RSA-AES256-GCM-SHA384",
+        &[
+            "DHE", "EDH", "kDHE", "kEDH", "DH", "aRSA", "AESGCM", "AES", "AES256",
+        ],
+    ),
+    (
         "ECDHE-ECDSA-CHACHA20-POLY1305",
         &[
             "ECDHE",
@@ -74,6 +83,10 @@ const TLS12_SUITES: &[(&str, &[&str])] = &[
             "CHACHA20-POLY1305",
             "SHA256",
         ],
+    ),
+    (
+        "DHE-RSA-CHACHA20-POLY1305",
+        &["DHE", "EDH", "kDHE", "kEDH", "DH", "aRSA", "CHACHA20"],
     ),
     (
         "ECDHE-ECDSA-AES128-GCM-SHA256",
@@ -107,6 +120,12 @@ const TLS12_SUITES: &[(&str, &[&str])] = &[
             "AESGCM128",
         ],
     ),
+    (
+        "DHE-RSA-AES128-GCM-SHA256",
+        &[
+            "DHE", "EDH", "kDHE", "kEDH", "DH", "aRSA", "AESGCM", "AES", "AES128",
+        ],
+    ),
 ];
 
 /// Aliases every available suite belongs to.
@@ -136,11 +155,10 @@ const GROUPS: &[(&str, &[&str])] = &[
     ("X25519", &["X25519", "x25519"]),
     ("P-256", &["P-256", "prime256v1", "secp256r1"]),
     ("P-384", &["P-384", "secp384r1"]),
+    ("P-521", &["P-521", "secp521r1"]),
 ];
 /// Groups OpenSSL knows and portcullis does not implement.
 const GROUPS_ELSEWHERE: &[&str] = &[
-    "P-521",
-    "secp521r1",
     "X448",
     "x448",
     "ffdhe2048",
@@ -257,7 +275,7 @@ pub fn curves(w: &Word, what: &str) -> Result<Vec<String>, Diagnostic> {
                 Diagnostic::error(format!("'{what}' : unknown curve '{name}'"))
                     .at(w.span)
                     .help(
-                        "curves portcullis offers: X25519, P-256 (prime256v1), P-384 (secp384r1)",
+                        "curves portcullis offers: X25519, P-256 (prime256v1), P-384 (secp384r1), P-521 (secp521r1)",
                     ),
             );
         }
@@ -268,7 +286,7 @@ pub fn curves(w: &Word, what: &str) -> Result<Vec<String>, Diagnostic> {
             w.text
         ))
         .at(w.span)
-        .help("curves portcullis offers: X25519, P-256 (prime256v1), P-384 (secp384r1)"));
+        .help("curves portcullis offers: X25519, P-256 (prime256v1), P-384 (secp384r1), P-521 (secp521r1)"));
     }
     Ok(out)
 }
@@ -371,9 +389,19 @@ mod tests {
     fn openssl_cipher_strings() {
         let mozilla = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:DHE-RSA-AES128-GCM-SHA256";
         let l = ciphers(&w(mozilla), "ciphers").unwrap_or_default();
-        assert_eq!(l.len(), 6);
+        assert_eq!(l.len(), 7);
         assert_eq!(l[0], "ECDHE-ECDSA-AES128-GCM-SHA256");
+        assert_eq!(l[6], "DHE-RSA-AES128-GCM-SHA256");
         let l = ciphers(&w("HIGH:!aNULL:!MD5"), "ciphers").unwrap_or_default();
+        assert_eq!(l.len(), 9);
+        let l = ciphers(&w("DHE-RSA-AES256-GCM-SHA384"), "ciphers").unwrap_or_default();
+        assert_eq!(l, vec!["DHE-RSA-AES256-GCM-SHA384"]);
+        let l = ciphers(&w("kEDH+AESGCM"), "ciphers").unwrap_or_default();
+        assert_eq!(
+            l,
+            vec!["DHE-RSA-AES256-GCM-SHA384", "DHE-RSA-AES128-GCM-SHA256"]
+        );
+        let l = ciphers(&w("HIGH:!DHE"), "ciphers").unwrap_or_default();
         assert_eq!(l.len(), 6);
         let l = ciphers(&w("ECDHE+AESGCM:!aRSA"), "ciphers").unwrap_or_default();
         assert_eq!(
@@ -398,10 +426,14 @@ mod tests {
         assert!(ciphersuites(&w("TLS_AES_128_CCM_SHA256"), "x").is_err());
         assert!(ciphersuites(&w("TLS_FOO"), "x").is_err());
         assert_eq!(
-            curves(&w("X25519:prime256v1:P-521"), "x").unwrap_or_default(),
-            vec!["X25519", "P-256"]
+            curves(&w("X25519:prime256v1:P-521:ffdhe2048"), "x").unwrap_or_default(),
+            vec!["X25519", "P-256", "P-521"]
         );
-        assert!(curves(&w("P-521"), "x").is_err());
+        assert_eq!(
+            curves(&w("secp521r1"), "x").unwrap_or_default(),
+            vec!["P-521"]
+        );
+        assert!(curves(&w("ffdhe2048"), "x").is_err());
         assert!(curves(&w("bogus"), "x").is_err());
     }
 
