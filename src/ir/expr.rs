@@ -556,6 +556,9 @@ pub enum Conv {
         var: VarName,
         conditions: Vec<VarCondition>,
     },
+    /// `map`, `map_<match>`, `map_<match>_<output>`: looks the sample up in
+    /// a map file (shared: one file may back many converters).
+    Map(std::sync::Arc<MapConv>),
 }
 
 impl Conv {
@@ -577,6 +580,7 @@ impl Conv {
             Conv::Ltime { .. } | Conv::Utime { .. } => Int,
             Conv::IpMask { .. } => Addr,
             Conv::SetVar { .. } => Any,
+            Conv::Map(m) => m.matching.in_type(),
         }
     }
 
@@ -599,15 +603,18 @@ impl Conv {
             Conv::Strcmp(_) | Conv::Length => Int,
             Conv::IpMask { .. } => Ipv4,
             Conv::SetVar { .. } => Any,
+            Conv::Map(m) => m.output.out_type(),
         }
     }
 }
 
 mod acl;
 mod log;
+mod map;
 
 pub use acl::*;
 pub use log::*;
+pub use map::*;
 
 #[cfg(test)]
 mod tests {

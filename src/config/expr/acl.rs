@@ -500,3 +500,25 @@ mod patterns;
 #[cfg(test)]
 #[path = "acl_tests.rs"]
 mod tests;
+
+/// Parses one key of a map file with the ACL pattern parser of its match
+/// method (maps have no `-i`).
+pub(crate) fn parse_map_key(
+    m: crate::ir::expr::MapMatch,
+    text: &str,
+) -> Result<crate::ir::expr::MapKey, String> {
+    use crate::ir::expr::{MapKey, MapMatch};
+    let kind = match m {
+        MapMatch::Str(s) => Kind::Str(s),
+        MapMatch::Reg | MapMatch::Regm => Kind::Reg,
+        MapMatch::Ip => Kind::Ip,
+        MapMatch::Int => Kind::Int,
+    };
+    Ok(match parse_pattern(kind, text, false)? {
+        Pat::Str(p) => MapKey::Str(p),
+        Pat::Reg(r) => MapKey::Reg(r),
+        Pat::Ip(n) => MapKey::Ip(n),
+        Pat::Range(r) => MapKey::Int(r),
+        _ => return Err(format!("'{text}' is not a valid key")),
+    })
+}

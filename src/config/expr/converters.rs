@@ -50,9 +50,57 @@ specs! {
     "set-var" => &[ArgKind::Str, ArgKind::Str, ArgKind::Str, ArgKind::Str, ArgKind::Str], 1;
 }
 
+/// The map converters (`map`, `map_<match>`, `map_<match>_<output>`).
+pub(crate) const MAP_NAMES: &[&str] = &[
+    "map",
+    "map_str",
+    "map_str_int",
+    "map_str_ip",
+    "map_beg",
+    "map_beg_int",
+    "map_beg_ip",
+    "map_sub",
+    "map_sub_int",
+    "map_sub_ip",
+    "map_dir",
+    "map_dir_int",
+    "map_dir_ip",
+    "map_dom",
+    "map_dom_int",
+    "map_dom_ip",
+    "map_end",
+    "map_end_int",
+    "map_end_ip",
+    "map_reg",
+    "map_reg_int",
+    "map_reg_ip",
+    "map_regm",
+    "map_ip",
+    "map_ip_int",
+    "map_ip_ip",
+    "map_int",
+    "map_int_int",
+    "map_int_ip",
+];
+
+/// Every supported converter name, maps included.
+pub(crate) fn all_names() -> &'static [&'static str] {
+    static ALL: std::sync::LazyLock<Vec<&'static str>> = std::sync::LazyLock::new(|| {
+        SUPPORTED_NAMES
+            .iter()
+            .chain(MAP_NAMES.iter())
+            .copied()
+            .collect()
+    });
+    &ALL
+}
+
 /// The spec of a supported converter.
 pub(crate) fn spec(name: &str) -> Option<&'static ConvSpec> {
-    CONV_SPECS.iter().find(|s| s.name == name)
+    CONV_SPECS
+        .iter()
+        .find(|s| s.name == name)
+        .or_else(|| super::maps::spec(name))
 }
 
 /// Builds a converter from its name and typed arguments. Errors carry the
@@ -207,6 +255,9 @@ pub(crate) fn build(name: &str, args: &[Option<ArgVal>]) -> Result<Conv, (usize,
             }
             Conv::SetVar { var, conditions }
         }
+        other if super::maps::parse_name(other).is_some() => {
+            return super::maps::build(other, args);
+        }
         other => return Err((0, format!("'{other}' has no builder"))),
     };
     Ok(conv)
@@ -315,6 +366,14 @@ mod tests {
     fn every_supported_converter_is_a_haproxy_one() {
         for s in CONV_SPECS {
             assert!(HAPROXY_CONVERTERS.contains(&s.name), "{}", s.name);
+        }
+    }
+
+    #[test]
+    fn every_map_name_is_a_haproxy_one_and_decodes() {
+        for n in MAP_NAMES {
+            assert!(HAPROXY_CONVERTERS.contains(n), "{n}");
+            assert!(super::super::maps::parse_name(n).is_some(), "{n}");
         }
     }
 

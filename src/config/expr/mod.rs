@@ -26,6 +26,7 @@ mod converters;
 mod fetches;
 mod lex;
 mod logformat;
+mod maps;
 mod names;
 mod sample;
 pub(crate) mod stickfetch;
@@ -156,7 +157,7 @@ pub fn supported_fetches() -> &'static [&'static str] {
 
 /// Every converter name portcullis supports.
 pub fn supported_converters() -> &'static [&'static str] {
-    converters::SUPPORTED_NAMES
+    converters::all_names()
 }
 
 /// Every ACL-only keyword portcullis supports (`path_beg`, `hdr_sub`…).

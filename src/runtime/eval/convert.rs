@@ -164,6 +164,7 @@ fn apply(conv: &Conv, v: Value, t: &mut Txn) -> Option<Value> {
             }
         }
         Conv::SetVar { var, conditions } => t.vars.set_if(var, v.clone(), conditions).then_some(v),
+        Conv::Map(m) => super::maps::apply(m, &v),
     }
 }
 

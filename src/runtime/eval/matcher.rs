@@ -60,7 +60,7 @@ pub(super) fn matches(m: &Matcher, sample: &Sample, v: Value, t: &Txn) -> bool {
     }
 }
 
-fn in_ranges(ranges: &[IntRange], i: i64) -> bool {
+pub(super) fn in_ranges(ranges: &[IntRange], i: i64) -> bool {
     ranges
         .iter()
         .any(|r| r.min.is_none_or(|m| m <= i) && r.max.is_none_or(|m| i <= m))
@@ -80,7 +80,7 @@ fn method_matches(pattern: &HttpMethod, m: &HttpMethod, icase: bool) -> bool {
 
 /// The string match methods (`str beg end sub dir dom`), with C string
 /// comparisons as HAProxy performs them.
-fn str_matches(kind: StrMatch, p: &StrPattern, s: &[u8]) -> bool {
+pub(super) fn str_matches(kind: StrMatch, p: &StrPattern, s: &[u8]) -> bool {
     let pat = p.value.as_bytes();
     let icase = p.ignore_case;
     match kind {
@@ -165,14 +165,14 @@ pub(super) fn ip_matches(nets: &[IpNet], addr: IpAddr) -> bool {
     }
 }
 
-fn v4_in(n: &IpNet, a: Ipv4Addr) -> bool {
+pub(super) fn v4_in(n: &IpNet, a: Ipv4Addr) -> bool {
     match n {
         IpNet::V4 { addr, mask } => (u32::from(a) ^ u32::from(*addr)) & u32::from(*mask) == 0,
         IpNet::V6 { .. } => false,
     }
 }
 
-fn v6_in(n: &IpNet, a: &Ipv6Addr) -> bool {
+pub(super) fn v6_in(n: &IpNet, a: &Ipv6Addr) -> bool {
     match n {
         IpNet::V6 { addr, prefix } => {
             let mask = match *prefix {
@@ -185,7 +185,7 @@ fn v6_in(n: &IpNet, a: &Ipv6Addr) -> bool {
     }
 }
 
-fn embedded_v4(a: &Ipv6Addr) -> Option<Ipv4Addr> {
+pub(super) fn embedded_v4(a: &Ipv6Addr) -> Option<Ipv4Addr> {
     let o = a.octets();
     let v4_tail = Ipv4Addr::new(o[12], o[13], o[14], o[15]);
     if o[..8].iter().all(|b| *b == 0)

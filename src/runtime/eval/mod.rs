@@ -20,6 +20,7 @@ mod headers;
 mod logalias;
 mod logdefaults;
 mod logformat;
+mod maps;
 mod matcher;
 mod regexes;
 mod strftime;
