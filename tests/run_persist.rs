@@ -108,3 +108,136 @@ async fn map_converters_answer_as_haproxy() {
     );
     p.shutdown().await;
 }
+
+const DEFAULTS: &str = "defaults\n    mode http\n    timeout client 5s\n    timeout server 5s\n    timeout connect 200ms\n";
+
+#[tokio::test]
+async fn insert_indirect_cookie_sticks_to_its_server_and_hides_from_it() {
+    let (a, b) = (Origin::start("a").await, Origin::start("b").await);
+    let port = free_port();
+    let p = proxy(&format!(
+        "{DEFAULTS}frontend fe\n    bind 127.0.0.1:{port}\n    default_backend be\n\
+         backend be\n    balance roundrobin\n\
+         \x20   cookie SRV insert indirect nocache httponly secure domain .example.com attr SameSite=Lax\n\
+         \x20   server a {a} cookie ca\n    server b {b} cookie cb\n",
+        a = a.addr,
+        b = b.addr,
+    ))
+    .await;
+    // No cookie: balanced, and the cookie of the chosen server is inserted
+    // (the exact header HAProxy 2.6.12 sends).
+    let first = get(port, "/", &[]).await;
+    let (srv, val) = if first.body == "origin=a\n" {
+        ("a", "ca")
+    } else {
+        ("b", "cb")
+    };
+    assert_eq!(
+        first.header("set-cookie"),
+        format!("SRV={val}; path=/; domain=.example.com; HttpOnly; Secure; SameSite=Lax")
+    );
+    // Without freshness information HAProxy adds no Cache-Control.
+    assert_eq!(first.header("cache-control"), "");
+    // With the cookie, every request goes to that server (roundrobin would
+    // alternate), which never sees the cookie, and nothing is re-inserted.
+    let cookie = format!("x=1; SRV={val}; y=2");
+    for _ in 0..4 {
+        let r = get(port, "/", &[("cookie", cookie.as_str())]).await;
+        assert_eq!(r.body, format!("origin={srv}\n"));
+        assert_eq!(r.header("x-cookie"), "x=1; y=2");
+        assert_eq!(r.header("set-cookie"), "");
+    }
+    // A cookie naming no server: balanced and replaced.
+    let r = get(port, "/", &[("cookie", "SRV=nope")]).await;
+    assert!(
+        r.header("set-cookie").starts_with("SRV=c"),
+        "{}",
+        r.header("set-cookie")
+    );
+    p.shutdown().await;
+}
+
+#[tokio::test]
+async fn cookie_for_a_down_server_is_rebalanced_or_kept_with_option_persist() {
+    let (a, b) = (Origin::start("a").await, Origin::start("b").await);
+    // Server `a` is in maintenance: its cookie names a stopped server.
+    let (plain, persist, stuck) = (free_port(), free_port(), free_port());
+    let p = proxy(&format!(
+        "{DEFAULTS}    retries 1\n\
+         frontend fe\n    bind 127.0.0.1:{plain}\n    default_backend be\n\
+         frontend fe2\n    bind 127.0.0.1:{persist}\n    default_backend be_persist\n\
+         frontend fe3\n    bind 127.0.0.1:{stuck}\n    default_backend be_stuck\n\
+         backend be\n    cookie SRV insert indirect\n\
+         \x20   server a {a} cookie ca disabled\n    server b {b} cookie cb\n\
+         backend be_persist\n    cookie SRV insert indirect\n    option persist\n    option redispatch\n\
+         \x20   server a 127.0.0.1:1 cookie ca disabled\n    server b {b} cookie cb\n\
+         backend be_stuck\n    cookie SRV insert indirect\n    option persist\n\
+         \x20   server a 127.0.0.1:1 cookie ca disabled\n    server b {b} cookie cb\n",
+        a = a.addr,
+        b = b.addr,
+    ))
+    .await;
+    let r = get(plain, "/", &[("cookie", "SRV=ca")]).await;
+    assert_eq!(r.body, "origin=b\n");
+    assert_eq!(r.header("set-cookie"), "SRV=cb; path=/");
+    // `option persist` tries the stopped server (nothing listens there);
+    // `option redispatch` moves the last retry to a running one, which is
+    // then not "direct": its cookie is inserted.
+    let r = get(persist, "/", &[("cookie", "SRV=ca")]).await;
+    assert_eq!(r.body, "origin=b\n");
+    assert_eq!(r.header("set-cookie"), "SRV=cb; path=/");
+    // Without redispatch the request stays on the stopped server: 503.
+    assert_eq!(get(stuck, "/", &[("cookie", "SRV=ca")]).await.status, 503);
+    // Without its cookie the stopped server is never chosen.
+    assert_eq!(get(stuck, "/", &[]).await.body, "origin=b\n");
+    drop(a);
+    p.shutdown().await;
+}
+
+#[tokio::test]
+async fn rewrite_and_prefix_modes_edit_the_servers_cookie() {
+    let a = Origin::start("a").await;
+    let (rw, pfx) = (free_port(), free_port());
+    let p = proxy(&format!(
+        "{DEFAULTS}frontend rw\n    bind 127.0.0.1:{rw}\n    default_backend be_rw\n\
+         frontend pfx\n    bind 127.0.0.1:{pfx}\n    default_backend be_pfx\n\
+         backend be_rw\n    cookie SRV rewrite\n    server a {a} cookie ca\n\
+         backend be_pfx\n    cookie JSESSIONID prefix\n    server a {a} cookie ca\n",
+        a = a.addr,
+    ))
+    .await;
+    let r = get(rw, "/", &[("x-set-cookie", "SRV = app; path=/")]).await;
+    assert_eq!(r.header("set-cookie"), "SRV=ca; path=/");
+    let r = get(pfx, "/", &[("x-set-cookie", "JSESSIONID=abc123; path=/")]).await;
+    assert_eq!(r.header("set-cookie"), "JSESSIONID=ca~abc123; path=/");
+    // The prefix is removed before the server sees its cookie.
+    let r = get(pfx, "/", &[("cookie", "JSESSIONID=ca~abc123; t=1")]).await;
+    assert_eq!(r.header("x-cookie"), "JSESSIONID=abc123; t=1");
+    p.shutdown().await;
+}
+
+#[tokio::test]
+async fn termination_state_logs_the_cookie_states() {
+    let sink = common::runtime::LogSink::bind().await;
+    let sink_port = sink.port;
+    let (a, b) = (Origin::start("a").await, Origin::start("b").await);
+    let port = free_port();
+    let p = proxy(&format!(
+        "global\n    log 127.0.0.1:{sink_port} format raw local0\n{DEFAULTS}    log global\n    log-format \"%s %tsc\"\n\
+         frontend fe\n    bind 127.0.0.1:{port}\n    default_backend be\n\
+         backend be\n    cookie SRV insert indirect\n    server a {a} cookie ca\n    server b {b} cookie cb\n",
+        a = a.addr,
+        b = b.addr,
+    ))
+    .await;
+    // The states HAProxy 2.6.12 logs for the same requests.
+    get(port, "/", &[("cookie", "SRV=cb")]).await;
+    assert_eq!(sink.next_line().await, "b --VN");
+    get(port, "/", &[("cookie", "SRV=zz")]).await;
+    let line = sink.next_line().await;
+    assert!(line.ends_with(" --II"), "{line}");
+    get(port, "/", &[]).await;
+    let line = sink.next_line().await;
+    assert!(line.ends_with(" --NI"), "{line}");
+    p.shutdown().await;
+}

@@ -486,6 +486,21 @@ pub static TABLE: &[Keyword] = &[
     s(Proxy, "option redispatch", "retry on another server"),
     s(
         Proxy,
+        "option persist",
+        "a persistence cookie naming a DOWN server still sends the request to it",
+    ),
+    s(
+        Proxy,
+        "cookie",
+        "cookie-based server persistence (insert, rewrite, prefix or passive)",
+    ),
+    s(
+        Proxy,
+        "dynamic-cookie-key",
+        "secret from which 'cookie … dynamic' derives the servers' cookie values",
+    ),
+    s(
+        Proxy,
         "option abortonclose",
         "a client that closes aborts its pending request and the server exchange (portcullis always does)",
     ),
@@ -751,6 +766,11 @@ pub static TABLE: &[Keyword] = &[
     s(Server, "rise", "successful checks to mark a server up"),
     s(Server, "fall", "failed checks to mark a server down"),
     s(Server, "weight", "load-balancing weight (0..256)"),
+    s(
+        Server,
+        "cookie",
+        "the server's value of the persistence cookie",
+    ),
     s(
         Server,
         "backup",

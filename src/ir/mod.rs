@@ -8,6 +8,7 @@
 //! stats page can point back at the configuration.
 
 pub mod expr;
+pub mod persist;
 pub mod stick;
 
 use crate::tls::{CaBundle, CertKey, CrlSet};
@@ -343,6 +344,8 @@ pub struct Backend {
     pub health_check: HealthCheck,
     /// `hash-type`, `option allbackups`.
     pub lb: LbOptions,
+    /// `cookie`, `option persist`, `stick` rules.
+    pub persist: persist::Persistence,
 }
 
 /// Load-balancing settings besides the algorithm.
@@ -759,6 +762,8 @@ pub struct Server {
     /// Boxed: most servers of big configurations are plain, and a Server is
     /// kept per backend line.
     pub tls: Option<Box<ServerTls>>,
+    /// `cookie <value>`: the server's persistence cookie value.
+    pub cookie: Option<String>,
 }
 
 /// Idle connections kept to a server for reuse.

@@ -10,7 +10,7 @@ use super::after;
 use super::compress;
 use super::errors::{default_response, parse_raw_response};
 use super::eval::{self, Captures, LfTarget, SessVars, Txn, UserAuth, Vars};
-use super::facts::{BackendTlsFacts, ConnFacts, LogFacts, TermCause};
+use super::facts::{BackendTlsFacts, ConnFacts, CookieState, LogFacts, SetCookieState, TermCause};
 use super::generation::{ConnTls, Generation};
 use super::h1guard::{Phase, PhaseBody};
 use super::logbody::{LoggedBody, PendingLog};
@@ -281,8 +281,20 @@ async fn pipeline(
         .flatten();
     let up_body = body.boxed();
     log.timers.queue = elapsed_ms(started);
-    let outcome = generation.backends[be_idx]
-        .forward_in(parts.clone(), up_body, facts, vars, auth)
+    let be_rt = &generation.backends[be_idx];
+    let now = crate::runtime::persist::now_secs();
+    let cookie = be_rt.cookie.as_ref().map(|c| {
+        // A server in maintenance (`disabled`) is as stopped as a DOWN one.
+        let up = |i: usize| be_rt.lb.is_up(i) && be_rt.servers.get(i).is_some_and(|s| !s.disabled);
+        let r = c.request(&mut parts.headers, &up, now);
+        if c.logged() {
+            log.cookie_states = Some((r.state.unwrap_or(CookieState::None), SetCookieState::None));
+        }
+        r
+    });
+    let persist = cookie.and_then(|c| c.target);
+    let outcome = be_rt
+        .forward_in(parts.clone(), up_body, facts, vars, auth, persist)
         .await;
     // The client's Accept-Encoding still decides the compression of the answer.
     if let Some(v) = saved_ae {
@@ -295,6 +307,7 @@ async fn pipeline(
         Forwarded::Response {
             res,
             server,
+            idx,
             addr,
             tls,
         } => {
@@ -302,6 +315,23 @@ async fn pipeline(
             log.backend_conn = Some((addr, addr));
             log.backend_tls = tls.clone();
             let (mut res_parts, res_body) = res.into_parts();
+            if let (Some(c), Some(req)) = (&be_rt.cookie, &cookie) {
+                // A redispatched request is no longer "direct" (HAProxy
+                // clears SF_DIRECT when it moves the request).
+                let direct = req.target == Some(idx);
+                let sck = c.response(
+                    req,
+                    Some(idx),
+                    direct,
+                    &parts.method,
+                    res_parts.status,
+                    &mut res_parts.headers,
+                    now,
+                );
+                if let Some((_, s)) = log.cookie_states.as_mut() {
+                    *s = sck;
+                }
+            }
             log.res_captures = capture(&fe.response_captures, &res_parts.headers);
             vars.start_response();
             let mut rules: Vec<&ProxyCommon> = vec![&be.common];

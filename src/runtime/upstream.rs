@@ -99,6 +99,8 @@ pub struct BackendRt {
     retries: u32,
     redispatch: bool,
     server_timeout: Option<Duration>,
+    /// Cookie persistence (`cookie`), with each server's value.
+    pub cookie: Option<crate::runtime::persist::CookieRt>,
 }
 
 /// Why a backend cannot be built.
@@ -129,6 +131,8 @@ pub enum Forwarded {
     Response {
         res: Response<Incoming>,
         server: Arc<str>,
+        /// Index of that server in the backend.
+        idx: usize,
         addr: SocketAddr,
         tls: Option<Arc<BackendTlsFacts>>,
     },
@@ -237,6 +241,27 @@ impl BackendRt {
                 .map(|s| (s.weight, s.backup, s.disabled, s.maxconn))
                 .collect(),
         ));
+        let cookie = be.persist.cookie.as_ref().map(|c| {
+            // HAProxy hashes the port of the server line (0 when it has none).
+            let per_server: Vec<(Option<String>, SocketAddr)> = be
+                .servers
+                .iter()
+                .zip(&servers)
+                .map(|(s, rt)| {
+                    let port = match &s.address {
+                        ServerAddr::Inet { port, .. } => port.unwrap_or(0),
+                        ServerAddr::Unix(_) => 0,
+                    };
+                    (s.cookie.clone(), SocketAddr::new(rt.addr.ip(), port))
+                })
+                .collect();
+            crate::runtime::persist::CookieRt::new(
+                c,
+                be.persist.force_down,
+                be.persist.dynamic_cookie_key.as_deref(),
+                &per_server,
+            )
+        });
         Ok(BackendRt {
             name,
             servers,
@@ -244,6 +269,7 @@ impl BackendRt {
             retries: be.retries,
             redispatch: be.redispatch.is_some(),
             server_timeout: t.server.map(Duration::from_millis),
+            cookie,
         })
     }
 
@@ -267,7 +293,7 @@ impl BackendRt {
     /// a request-dependent `sni` sees no connection facts and `send-proxy`
     /// sends `PROXY UNKNOWN`. The proxy itself uses [`BackendRt::forward_in`].
     pub async fn forward(&self, parts: http::request::Parts, body: UpBody) -> Forwarded {
-        self.forward_with(parts, body, None).await
+        self.forward_with(parts, body, None, None).await
     }
 
     /// Sends a request to a server of this backend on behalf of a client
@@ -282,18 +308,26 @@ impl BackendRt {
         conn: &ConnFacts,
         vars: &mut Vars,
         auth: &(dyn UserAuth + Sync),
+        persist: Option<usize>,
     ) -> Forwarded {
         let env = ReqEnv { conn, vars, auth };
-        self.forward_with(parts, body, Some(env)).await
+        self.forward_with(parts, body, Some(env), persist).await
     }
 
+    /// `persist`: the server a persistence cookie or stick table assigned
+    /// (tried first, whatever `balance` would pick; `option redispatch`
+    /// may still move the last retry elsewhere).
     async fn forward_with(
         &self,
         parts: http::request::Parts,
         body: UpBody,
         mut env: Option<ReqEnv<'_>>,
+        persist: Option<usize>,
     ) -> Forwarded {
-        let Some(mut idx) = self.pick(&parts, env.as_ref(), None) else {
+        let first = persist
+            .filter(|i| *i < self.servers.len())
+            .or_else(|| self.pick(&parts, env.as_ref(), None));
+        let Some(mut idx) = first else {
             return Forwarded::NoServer { server: None };
         };
         let replayable = is_bodiless(&parts);
@@ -306,7 +340,12 @@ impl BackendRt {
             let outcome = self.attempt(server, &parts, b, env.as_mut()).await;
             drop(in_flight);
             match outcome {
-                Attempt::Done(outcome) => return *outcome,
+                Attempt::Done(mut outcome) => {
+                    if let Forwarded::Response { idx: served, .. } = outcome.as_mut() {
+                        *served = idx;
+                    }
+                    return *outcome;
+                }
                 Attempt::ConnectFailed => {
                     attempt += 1;
                     if attempt > self.retries || !replayable {
@@ -395,6 +434,8 @@ impl BackendRt {
                 tls: res.extensions().get::<Arc<BackendTlsFacts>>().cloned(),
                 res,
                 server: server.name.clone(),
+                // Set by `forward_with`, which knows the index.
+                idx: 0,
                 addr: server.addr,
             }),
             Err(e) if e.is_connect() => {
@@ -458,6 +499,8 @@ impl BackendRt {
             Some(Ok(res)) => Attempt::done(Forwarded::Response {
                 res,
                 server: server.name.clone(),
+                // Set by `forward_with`, which knows the index.
+                idx: 0,
                 addr: server.addr,
                 tls,
             }),

@@ -97,9 +97,23 @@ async fn serve(listener: TcpListener, name: &'static str, health: Arc<AtomicU16>
                         "/slow" => tokio::time::sleep(Duration::from_millis(1500)).await,
                         _ => {}
                     }
-                    let res = Response::builder()
+                    // The Cookie headers the origin received, for the
+                    // persistence tests.
+                    let cookies: Vec<&str> = req
+                        .headers()
+                        .get_all("cookie")
+                        .iter()
+                        .filter_map(|v| v.to_str().ok())
+                        .collect();
+                    let mut res = Response::builder()
                         .status(status)
                         .header("x-origin", name)
+                        .header("x-cookie", cookies.join(" | "));
+                    // `x-set-cookie` in the request: the origin sets that cookie.
+                    if let Some(v) = req.headers().get("x-set-cookie") {
+                        res = res.header("set-cookie", v.clone());
+                    }
+                    let res = res
                         .body(Full::new(Bytes::from(format!("origin={name}\n"))))
                         .expect("response");
                     Ok::<_, Infallible>(res)

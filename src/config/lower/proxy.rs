@@ -86,6 +86,8 @@ pub(crate) struct ProxyBuilder {
     pub stick_table: Option<ir::stick::StickTable>,
     /// Proxies that declare a stick table (known before lowering).
     pub table_names: Arc<Vec<String>>,
+    /// `cookie`, `dynamic-cookie-key`, `option persist`.
+    pub persist: ir::persist::Persistence,
 }
 
 /// `use_backend` before backend names are resolved.
@@ -164,6 +166,7 @@ impl ProxyBuilder {
             lb: ir::LbOptions::default(),
             stick_table: None,
             table_names: Arc::new(Vec::new()),
+            persist: ir::persist::Persistence::default(),
         }
     }
 
@@ -457,6 +460,30 @@ impl ProxySet {
                 None
             };
             let has_backend = p.has_backend();
+            if has_backend && p.mode == Mode::Tcp {
+                // HAProxy 2.6: a warning, and the cookies do nothing.
+                if p.persist.cookie.is_some() {
+                    cx.warn(
+                        p.span,
+                        format!(
+                            "cookie will be ignored for proxy '{}' (needs 'mode http')",
+                            p.name
+                        ),
+                    );
+                }
+                for s in p.servers.iter().filter(|s| s.cookie.is_some()) {
+                    let at = p.server_names.get(&s.name).copied().unwrap_or(p.span);
+                    cx.warn(
+                        at,
+                        format!(
+                            "{} '{}' : ignoring cookie for server '{}' as HTTP mode is disabled",
+                            kind_word(p.kind),
+                            p.name,
+                            s.name
+                        ),
+                    );
+                }
+            }
             let (common, rest) = split_builder(p);
             // Only a `listen` has both halves and needs a copy.
             let (fe_common, be_common) = match (frontend.is_some(), has_backend) {
@@ -487,6 +514,7 @@ impl ProxySet {
                     redispatch: rest.redispatch,
                     health_check: rest.health,
                     lb: rest.lb,
+                    persist: rest.persist,
                 });
             }
         }
@@ -582,6 +610,7 @@ struct BuilderRest {
     redispatch: Option<i32>,
     health: HealthCheck,
     lb: ir::LbOptions,
+    persist: ir::persist::Persistence,
 }
 
 /// Moves a finished builder into the IR's pieces.
@@ -635,6 +664,7 @@ fn split_builder(p: ProxyBuilder) -> (ProxyCommon, BuilderRest) {
         redispatch: p.redispatch,
         health: p.health,
         lb: p.lb,
+        persist: p.persist,
     };
     (common, rest)
 }
@@ -1190,6 +1220,19 @@ fn proxy_line(
             p.stick_table = Some(super::stick::table(&p.name, kw, &w[1..])?);
             Ok(())
         }
+        "cookie" => {
+            let (cookie, warnings) = super::persist::cookie(w)?;
+            for d in warnings {
+                cx.diags.push(d);
+            }
+            p.persist.cookie = Some(cookie);
+            Ok(())
+        }
+        "dynamic-cookie-key" => {
+            let key = arg(w, 1, kw, "<secret_key>")?;
+            p.persist.dynamic_cookie_key = Some(key.text.clone());
+            extra_words(line, 2, "dynamic-cookie-key").map_or(Ok(()), Err)
+        }
         "monitor-uri" => {
             let u = arg(w, 1, kw, "a URI")?;
             p.monitor_uri = Some(u.text.clone());
@@ -1564,6 +1607,10 @@ fn option_line(
                 p.http_server_close = false;
                 p.http_close = false;
             }
+        }
+        "persist" => {
+            no_args("persist")?;
+            p.persist.force_down = !negate;
         }
         "redispatch" => {
             let interval = match rest.first() {

@@ -44,6 +44,8 @@ pub(crate) struct ServerTemplate {
     disabled: bool,
     send_proxy: Option<ir::ProxyVersion>,
     pool: ir::ServerPool,
+    /// `cookie <value>`.
+    cookie: Option<String>,
     /// TLS-only options seen, for the "without ssl" warning.
     tls_only: Vec<Word>,
 }
@@ -220,6 +222,7 @@ fn apply_options(
                     }
                 })?);
             }
+            "cookie" => t.cookie = Some(value()?.text.clone()),
             "backup" | "no-backup" => {
                 t.backup = name == "backup";
                 next = i + 1;
@@ -354,6 +357,7 @@ fn finish(
         pool: t.pool,
         check,
         tls,
+        cookie: t.cookie,
     })
 }
 
