@@ -539,6 +539,11 @@ pub static TABLE: &[Keyword] = &[
     ),
     s(Proxy, "log", "proxy log targets or 'log global'"),
     s(Proxy, "log-format", "custom access-log format"),
+    s(
+        Proxy,
+        "error-log-format",
+        "format of connection error logs (failed TLS handshakes, refused requests)",
+    ),
     s(Proxy, "stats enable", "enable the stats page"),
     s(Proxy, "stats uri", "URI prefix of the stats page"),
     s(Proxy, "stats realm", "HTTP auth realm of the stats page"),

@@ -253,6 +253,10 @@ pub enum Fetch {
     SslFcErr,
     /// `fc_err`: connection-level error code (0 once a request is served).
     FcErr,
+    /// `fc_err_str`: HAProxy's message for `fc_err`.
+    FcErrStr,
+    /// `ssl_fc_err_str`: OpenSSL's error string of `ssl_fc_err`.
+    SslFcErrStr,
     /// `ssl_c_used`: a client certificate is attached to the session (also
     /// on resumed sessions).
     SslCUsed,
@@ -373,6 +377,7 @@ impl Fetch {
             Fetch::SslFc | Fetch::SslFcHasSni | Fetch::SslFcHasCrt | Fetch::SslFcIsResumed => Bool,
             Fetch::SslFcSni | Fetch::SslFcProtocol | Fetch::SslFcCipher | Fetch::SslFcAlpn => Str,
             Fetch::SslFcErr | Fetch::FcErr => Int,
+            Fetch::FcErrStr | Fetch::SslFcErrStr => Str,
             Fetch::SslCUsed => Bool,
             Fetch::SslCVerify | Fetch::SslCErr | Fetch::SslCCaErr | Fetch::SslCCaErrDepth => Int,
             Fetch::SslCChainDer | Fetch::SslSChainDer => Bin,

@@ -191,6 +191,10 @@ pub struct ProxyLog {
     pub dont_log_null: bool,
     /// `option logasap`: log when the response headers leave, not at the end.
     pub logasap: bool,
+    /// `error-log-format`: the line of connection-level errors (failed TLS
+    /// handshakes, requests the HTTP layer refused before any stream)
+    /// instead of HAProxy's fixed error line or the access-log format.
+    pub error_format: Option<LogFormat>,
 }
 
 /// Which access-log line format a proxy uses.

@@ -26,6 +26,9 @@ pub struct ConnFacts {
     pub tls: Option<Arc<TlsFacts>>,
     /// When the connection was accepted.
     pub accept_date: SystemTime,
+    /// HAProxy's connection-level error code (`fc_err`): 0 on a connection
+    /// that was established; set only for the error log of one that failed.
+    pub conn_error: i64,
 }
 
 /// The TLS session of the client connection, as the `ssl_fc_*` / `ssl_c_*` /
@@ -53,6 +56,8 @@ pub struct TlsFacts {
     pub ca_err_depth: i64,
     /// OpenSSL error code recorded on the connection (`ssl_fc_err`), 0 when none.
     pub error_code: i64,
+    /// OpenSSL's reason text of `error_code` (`ssl_fc_err_str`).
+    pub error_reason: Option<&'static str>,
     /// The certificate the frontend presented (chosen by SNI), for `ssl_f_*`.
     pub frontend_cert: Option<Arc<CertFacts>>,
 }

@@ -1,9 +1,10 @@
 //! Access logs: `option httplog`, `option tcplog` or `log-format` lines sent to
 //! the proxy's `log` targets (stdout, stderr, syslog over UDP).
 
-use super::eval::{self, LfTarget, Txn};
+use super::eval::{self, LfTarget, Txn, Vars};
+use super::facts::{ConnFacts, LogFacts};
 use super::generation::Generation;
-use crate::ir::{LogAddress, LogStyle, LogTarget, ProxyCommon};
+use crate::ir::{Frontend, ListenAddr, LogAddress, LogStyle, LogTarget, ProxyCommon};
 use std::io::Write;
 use std::net::UdpSocket;
 
@@ -41,6 +42,79 @@ pub fn access(generation: &Generation, common: &ProxyCommon, t: &mut Txn) {
     for target in targets {
         emit(target, &line);
     }
+}
+
+/// Emits the line of a request refused before any stream (`sess_log`):
+/// `error-log-format` when the proxy has one, else the access-log format.
+pub fn access_or_error(generation: &Generation, common: &ProxyCommon, t: &mut Txn) {
+    let Some(f) = &common.log.error_format else {
+        return access(generation, common, t);
+    };
+    let mut targets: Vec<&LogTarget> = common.log.targets.iter().collect();
+    if common.log.global {
+        targets.extend(generation.config.global.log.iter());
+    }
+    let mut out = Vec::new();
+    eval::render_log_format(f, LfTarget::Log, t, &mut out);
+    for target in targets {
+        emit(target, &out);
+    }
+}
+
+/// Emits the error-log line of a client connection that failed before any
+/// stream (`facts.conn_error` says why): `error-log-format` when set, else
+/// HAProxy's fixed line naming the bind. Under `option dontlognull`,
+/// connections that sent nothing (closed or aborted during the handshake)
+/// are not logged.
+pub fn conn_error(generation: &Generation, common: &ProxyCommon, facts: &ConnFacts, bind: &str) {
+    if common.log.dont_log_null && matches!(facts.conn_error, 0 | 24 | 25) {
+        return;
+    }
+    let mut targets: Vec<&LogTarget> = common.log.targets.iter().collect();
+    if common.log.global {
+        targets.extend(generation.config.global.log.iter());
+    }
+    if targets.is_empty() {
+        return;
+    }
+    let log = LogFacts::new(facts);
+    let mut vars = Vars::new(generation.proc_vars.clone());
+    let mut txn = Txn::new(facts, &mut vars);
+    txn.log = Some(&log);
+    let line = match &common.log.error_format {
+        Some(f) => {
+            let mut out = Vec::new();
+            eval::render_log_format(f, LfTarget::Log, &mut txn, &mut out);
+            out
+        }
+        None => {
+            let message = crate::tls::errors::fc_err_str(facts.conn_error)
+                .unwrap_or("Unknown connection error");
+            eval::conn_error_line(&mut txn, bind, message)
+        }
+    };
+    for target in targets {
+        emit(target, &line);
+    }
+}
+
+/// The name HAProxy's error line gives a listener: the bind's `name`, else
+/// its number among the proxy's listeners (from 1; a bind with several
+/// addresses has one listener per address).
+pub fn listener_name(fe: &Frontend, bind: usize, dst: std::net::SocketAddr) -> String {
+    let Some(b) = fe.binds.get(bind) else {
+        return String::new();
+    };
+    if let Some(n) = &b.name {
+        return n.clone();
+    }
+    let before: usize = fe.binds[..bind].iter().map(|b| b.addresses.len()).sum();
+    let pos = b
+        .addresses
+        .iter()
+        .position(|a| matches!(a, ListenAddr::Inet { port, .. } if *port == dst.port()))
+        .unwrap_or(0);
+    (before + pos + 1).to_string()
 }
 
 /// syslog severities, by number.

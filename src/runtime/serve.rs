@@ -223,6 +223,7 @@ async fn serve_connection(
         frontend: Arc::from(fe.common.name.as_str()),
         tls: None,
         accept_date: SystemTime::now(),
+        conn_error: 0,
     };
     // `tcp-request connection` rules see only layer-4 facts.
     let auth: &(dyn UserAuth + Sync) = &generation.userlists;
@@ -302,6 +303,7 @@ async fn serve_connection(
                     Ok(r) => r,
                     Err(_) => {
                         tracing::info!("{peer}: TLS handshake timed out");
+                        log_handshake_failure(&generation, frontend, bind, facts, None);
                         return;
                     }
                 },
@@ -311,6 +313,7 @@ async fn serve_connection(
                 Ok(a) => a,
                 Err(e) => {
                     tracing::info!("{peer}: TLS handshake failed (fc_err {}): {e}", e.fc_err());
+                    log_handshake_failure(&generation, frontend, bind, facts, Some(&e));
                     return;
                 }
             };
@@ -434,6 +437,22 @@ where
     }
 }
 
+/// The error-log line of a TLS handshake that failed (`None`: timed out,
+/// fc_err 26), with the TLS facts HAProxy's fetches see on it.
+pub(super) fn log_handshake_failure(
+    generation: &Generation,
+    frontend: usize,
+    bind: usize,
+    mut facts: ConnFacts,
+    err: Option<&handshake::HandshakeError>,
+) {
+    let fe = &generation.config.frontends[frontend];
+    facts.conn_error = err.map_or(26, handshake::HandshakeError::fc_err);
+    facts.tls = Some(Arc::new(err.map(|e| e.facts()).unwrap_or_default()));
+    let name = super::log::listener_name(fe, bind, facts.dst);
+    super::log::conn_error(generation, &fe.common, &facts, &name);
+}
+
 /// The access-log line of a request the guard answered itself: HAProxy logs
 /// `<BADREQ>` with 408 (`cR--`) or 400 (`PR--`), no timers but the total, and
 /// skips connections that sent nothing under `option dontlognull`.
@@ -464,6 +483,8 @@ fn log_refused_request(ctx: &Arc<ConnCtx>) -> impl FnOnce(u16, bool) + Send + 's
         let mut vars = Vars::new(generation.proc_vars.clone());
         let mut txn = Txn::new(&facts, &mut vars);
         txn.log = Some(&log);
-        super::log::access(&generation, &fe.common, &mut txn);
+        // HAProxy logs these from the H1 mux with sess_log(), which prefers
+        // the error-log-format.
+        super::log::access_or_error(&generation, &fe.common, &mut txn);
     }
 }

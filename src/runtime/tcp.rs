@@ -67,6 +67,7 @@ pub(super) async fn serve(
             Ok(r) => r,
             Err(_) => {
                 tracing::info!("{}: TLS handshake timed out", facts.src);
+                super::serve::log_handshake_failure(&generation, frontend, bind, facts, None);
                 return;
             }
         },
@@ -83,6 +84,7 @@ pub(super) async fn serve(
                 facts.src,
                 e.fc_err()
             );
+            super::serve::log_handshake_failure(&generation, frontend, bind, facts, Some(&e));
         }
     }
 }

@@ -682,6 +682,7 @@ fn unknown_client() -> ConnFacts {
         frontend: Arc::from(""),
         tls: None,
         accept_date: SystemTime::now(),
+        conn_error: 0,
     }
 }
 

@@ -18,6 +18,7 @@
 //!   handshake_failure (40); TLS 1.3 matches (116).
 
 use crate::runtime::facts::{PeerCertFacts, SessionFacts, TlsFacts};
+use crate::tls::errors;
 use crate::tls::server::{BindTlsRuntime, PolicyId, Refusal, Slot, cipher_name};
 use crate::tls::sni::ClientCaps;
 use crate::tls::verifier::{self, Rejection, VerifyOutcome};
@@ -66,6 +67,8 @@ pub enum HandshakeError {
     Tls {
         sni: Option<String>,
         policy: PolicyId,
+        /// The client offered TLS 1.3 (for OpenSSL's error wording).
+        client_tls13: bool,
         verify: Option<VerifyOutcome>,
         #[source]
         source: io::Error,
@@ -116,6 +119,54 @@ impl HandshakeError {
             | HandshakeError::NoSharedCipher { .. }
             | HandshakeError::PeerCertUnparsable => fc_err::HANDSHAKE,
         }
+    }
+
+    /// The OpenSSL error HAProxy would record (`ssl_fc_err`,
+    /// `ssl_fc_err_str`), when portcullis knows its equivalent.
+    pub fn ssl_error(&self) -> Option<errors::SslError> {
+        match self {
+            HandshakeError::UnrecognizedName { .. } => Some(errors::CALLBACK_FAILED),
+            HandshakeError::NoSharedCipher { .. } => Some(errors::NO_SHARED_CIPHER),
+            HandshakeError::ResumedCertRejected { .. } => Some(errors::CERTIFICATE_VERIFY_FAILED),
+            HandshakeError::Tls {
+                verify: Some(v), ..
+            } if v.rejected.is_some() => Some(errors::CERTIFICATE_VERIFY_FAILED),
+            HandshakeError::Tls { client_tls13, .. } => {
+                errors::from_rustls(self.rustls_error()?, *client_tls13)
+            }
+            HandshakeError::ClientHello(_) => errors::from_rustls(self.rustls_error()?, false),
+            HandshakeError::PeerCertUnparsable => None,
+        }
+    }
+
+    /// The SNI the client sent, when the ClientHello was read.
+    pub fn sni(&self) -> Option<&str> {
+        match self {
+            HandshakeError::UnrecognizedName { sni }
+            | HandshakeError::NoSharedCipher { sni }
+            | HandshakeError::Tls { sni, .. }
+            | HandshakeError::ResumedCertRejected { sni, .. } => sni.as_deref(),
+            HandshakeError::ClientHello(_) | HandshakeError::PeerCertUnparsable => None,
+        }
+    }
+
+    /// The TLS facts of the failed connection, as the error log's fetches
+    /// see them (`ssl_fc` true, `ssl_fc_err*`, `ssl_fc_sni`, `ssl_c_*`).
+    pub fn facts(&self) -> TlsFacts {
+        let err = self.ssl_error();
+        let mut facts = TlsFacts {
+            sni: self.sni().map(str::to_owned),
+            error_code: err.map_or(0, |e| i64::from(e.code)),
+            error_reason: err.map(|e| e.reason),
+            ..TlsFacts::default()
+        };
+        if let Some(v) = self.verify() {
+            facts.verify_result = i64::from(v.result);
+            facts.crt_err = i64::from(v.crt_err);
+            facts.ca_err = i64::from(v.ca_err);
+            facts.ca_err_depth = i64::from(v.ca_err_depth);
+        }
+        facts
     }
 
     /// The TLS-level error, when rustls produced one.
@@ -189,6 +240,7 @@ where
             return Err(HandshakeError::Tls {
                 sni,
                 policy: slot.policy,
+                client_tls13: caps_tls13,
                 verify: outcome,
                 source,
             });

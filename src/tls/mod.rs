@@ -13,6 +13,7 @@ pub mod client;
 pub mod dh;
 pub mod dn;
 mod error;
+pub mod errors;
 pub mod ffdhe;
 pub mod gencert;
 pub mod handshake;

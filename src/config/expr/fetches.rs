@@ -132,7 +132,12 @@ pub(crate) fn class_of(fetch: &Fetch) -> Class {
         | Fetch::Var { .. }
         | Fetch::Uuid
         | Fetch::Stick { .. } => Class::Const,
-        Fetch::Src | Fetch::Dst | Fetch::SrcPort | Fetch::DstPort | Fetch::FcErr => Class::L4Client,
+        Fetch::Src
+        | Fetch::Dst
+        | Fetch::SrcPort
+        | Fetch::DstPort
+        | Fetch::FcErr
+        | Fetch::FcErrStr => Class::L4Client,
         Fetch::SslFc
         | Fetch::SslFcSni
         | Fetch::SslFcHasSni
@@ -142,6 +147,7 @@ pub(crate) fn class_of(fetch: &Fetch) -> Class {
         | Fetch::SslFcAlpn
         | Fetch::SslFcIsResumed
         | Fetch::SslFcErr
+        | Fetch::SslFcErrStr
         | Fetch::SslCUsed
         | Fetch::SslCVerify
         | Fetch::SslCErr
@@ -241,6 +247,8 @@ specs! {
     "ssl_fc_is_resumed" => NONE, 0;
     "ssl_fc_err" => NONE, 0;
     "fc_err" => NONE, 0;
+    "fc_err_str" => NONE, 0;
+    "ssl_fc_err_str" => NONE, 0;
     "ssl_c_used" => NONE, 0;
     "ssl_c_verify" => NONE, 0;
     "ssl_c_err" => NONE, 0;

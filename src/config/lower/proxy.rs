@@ -1069,6 +1069,18 @@ fn proxy_line(
             p.unique_id_header = Some(h.text.clone());
             extra_words(line, 2, "unique-id-header").map_or(Ok(()), Err)
         }
+        "error-log-format" => {
+            let f = arg(w, 1, kw, "a log-format string")?;
+            if let Some(extra) = extra_words(line, 2, "error-log-format") {
+                return Err(extra.help("quote the whole format or escape its spaces with '\\ '"));
+            }
+            let ctx_text = format!("'error-log-format' in {where_}");
+            let exists = |_: &str| false;
+            let ctx = p.expr_ctx(Stage::Log, &ctx_text, &exists);
+            let fmt = expr::parse_log_format(f, &ctx, cx.diags).ok_or_else(silent)?;
+            p.log.error_format = Some(fmt);
+            Ok(())
+        }
         "log-format" => {
             let f = arg(w, 1, kw, "a log-format string")?;
             if let Some(extra) = extra_words(line, 2, "log-format") {

@@ -189,9 +189,17 @@ fn fetch_one(f: &Fetch, t: &mut Txn) -> Option<Value> {
         Fetch::SslFcAlpn => alpn(&tls?.session),
         Fetch::SslFcIsResumed => Some(Value::Bool(tls.is_some_and(|s| s.session.resumed))),
         Fetch::SslFcErr => Some(Value::Int(tls?.error_code)),
-        // A connection that reaches rule or log evaluation was established
-        // without a connection-level error.
-        Fetch::FcErr => Some(Value::Int(0)),
+        Fetch::SslFcErrStr => {
+            let tls = tls?;
+            text(&crate::tls::errors::openssl_error_string(
+                u32::try_from(tls.error_code).ok()?,
+                tls.error_reason?,
+            ))
+        }
+        // 0 on a connection that reaches rule or log evaluation; the error
+        // log of a failed one carries its code.
+        Fetch::FcErr => Some(Value::Int(t.conn.conn_error)),
+        Fetch::FcErrStr => text(crate::tls::errors::fc_err_str(t.conn.conn_error)?),
         Fetch::SslCUsed => Some(Value::Bool(tls?.client.is_some())),
         Fetch::SslCVerify => Some(Value::Int(tls?.verify_result)),
         Fetch::SslCErr => Some(Value::Int(tls?.crt_err)),

@@ -38,6 +38,16 @@ pub fn tcplog_line(t: &mut Txn) -> Vec<u8> {
     out
 }
 
+/// HAProxy's fixed line for a connection that failed before any stream
+/// (`session_kill_embryonic` without `error-log-format`):
+/// `127.0.0.1:56059 [03/Dec/2012:17:35:10.380] frt/f1: message`.
+pub fn conn_error_line(t: &mut Txn, bind: &str, message: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    render_log_format(&builtin("%ci:%cp [%t] %f"), LfTarget::Log, t, &mut out);
+    out.extend_from_slice(format!("/{bind}: {message}").as_bytes());
+    out
+}
+
 /// HAProxy's `txn->uri` for the logs: method, URI and version separated
 /// by single spaces, cut to 1023 bytes (`tune.http.logurilen` - 1).
 pub fn request_line(req: &http::request::Parts) -> Vec<u8> {

@@ -33,7 +33,8 @@ use crate::runtime::facts::{BackendTlsFacts, ConnFacts, ContentFacts, LogFacts};
 
 pub use fetch::basic_auth;
 pub use logdefaults::{
-    httplog_clf_format, httplog_format, httplog_line, request_line, tcplog_format, tcplog_line,
+    conn_error_line, httplog_clf_format, httplog_format, httplog_line, request_line, tcplog_format,
+    tcplog_line,
 };
 pub use logformat::{LfTarget, render_log_format};
 pub use value::Value;

@@ -69,6 +69,7 @@ pub(super) fn conn(tls: Option<TlsFacts>) -> ConnFacts {
         frontend: "fe".into(),
         tls: tls.map(Arc::new),
         accept_date: accept_date(),
+        conn_error: 0,
     }
 }
 
@@ -98,6 +99,7 @@ pub(super) fn mtls_with(pki: &Pki) -> TlsFacts {
         ca_err: 0,
         ca_err_depth: 0,
         error_code: 0,
+        error_reason: None,
         frontend_cert: Some(Arc::new(pki.ca())),
     }
 }

@@ -211,6 +211,7 @@ fn log_facts_start_empty() {
         frontend: "fe".into(),
         tls: None,
         accept_date: SystemTime::UNIX_EPOCH,
+        conn_error: 0,
     };
     let l = LogFacts::new(&conn);
     assert_eq!(&*l.backend, "fe");

@@ -59,6 +59,8 @@ fn tls_session_fetches() {
     assert_eq!(w.text("ssl_fc_alpn").as_deref(), Some("h2"));
     assert_eq!(w.eval("ssl_fc_is_resumed"), Some(Value::Bool(false)));
     assert_eq!(w.eval("ssl_fc_err"), Some(Value::Int(0)));
+    assert_eq!(w.eval("ssl_fc_err_str"), None);
+    assert_eq!(w.text("fc_err_str").as_deref(), Some("Success"));
     assert_eq!(w.eval("ssl_c_used"), Some(Value::Bool(true)));
     assert_eq!(w.eval("ssl_c_verify"), Some(Value::Int(0)));
     assert_eq!(w.eval("ssl_c_err"), Some(Value::Int(0)));
@@ -126,6 +128,7 @@ fn clear_connections_fail_tls_fetches() {
         "ssl_fc_cipher",
         "ssl_fc_alpn",
         "ssl_fc_err",
+        "ssl_fc_err_str",
         "ssl_c_used",
         "ssl_c_verify",
         "ssl_c_err",
