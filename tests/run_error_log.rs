@@ -17,7 +17,7 @@ const PKI: &str = "tests/fixtures/pki";
 const DEFAULTS: &str = "defaults\n    mode http\n    timeout client 5s\n    timeout connect 2s\n    timeout server 5s\n";
 const FORMAT: &str = r#"error-log-format "ERR %[fc_err]:%[fc_err_str] %{+Q}[ssl_fc_err_str] %[ssl_fc_err] sni=%[ssl_fc_sni]""#;
 
-async fn s_client(port: u16, args: &[&str]) {
+async fn s_client(port: u16, args: &[&str]) -> String {
     let mut all: Vec<String> = vec![
         "10".into(),
         "openssl".into(),
@@ -28,7 +28,7 @@ async fn s_client(port: u16, args: &[&str]) {
         "test.example".into(),
     ];
     all.extend(args.iter().map(|s| s.to_string()));
-    tokio::task::spawn_blocking(move || {
+    let out = tokio::task::spawn_blocking(move || {
         Command::new("timeout")
             .args(&all)
             .stdin(Stdio::null())
@@ -37,6 +37,11 @@ async fn s_client(port: u16, args: &[&str]) {
     .await
     .expect("join")
     .expect("openssl runs");
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
 }
 
 /// The message part of a syslog line (after `portcullis[pid]: `).
@@ -136,4 +141,28 @@ async fn dontlognull_skips_connections_that_sent_nothing() {
         message(&sink.next_line().await),
         r#"ERR 34:SSL handshake failure "error:0A000065:SSL routines::no suitable key share" 167772261 sni=test.example"#
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls12_client_certificate_on_a_curve_outside_curves_is_a_wrong_curve() {
+    // HAProxy's ssl_curves test: an ECDSA P-256 client certificate on a
+    // bind limited to P-384 fails in TLS 1.2 (OpenSSL checks the curve of
+    // the CertificateVerify key), passes in TLS 1.3.
+    let sink = LogSink::bind().await;
+    let port = free_port();
+    let _p = start(&format!(
+        "{DEFAULTS}frontend fe\n    log 127.0.0.1:{} local0\n    {FORMAT}\n    bind 127.0.0.1:{port} ssl crt {PKI}/server.pem verify optional ca-file {PKI}/inter-root-bundle.crt curves P-384\n    http-request return status 200\n",
+        sink.port
+    ))
+    .await;
+    let cert = format!("{PKI}/client.pem");
+    s_client(port, &["-tls1_2", "-cert", &cert]).await;
+    assert_eq!(
+        message(&sink.next_line().await),
+        r#"ERR 34:SSL handshake failure "error:0A00017A:SSL routines::wrong curve" 167772538 sni=test.example"#
+    );
+    // TLS 1.3 carries the curve in the signature scheme: accepted.
+    let out = s_client(port, &["-tls1_3", "-cert", &cert]).await;
+    assert!(out.contains("Server Temp Key: ECDH, secp384r1"), "{out}");
+    assert!(!out.contains("alert"), "{out}");
 }

@@ -91,6 +91,8 @@ pub const NO_CERTIFICATE: SslError = ssl(199, "peer did not return a certificate
 pub const UNSUPPORTED_PROTOCOL: SslError = ssl(258, "unsupported protocol");
 /// "callback failed": HAProxy's SNI callback refusing (`strict-sni`).
 pub const CALLBACK_FAILED: SslError = ssl(234, "callback failed");
+/// "wrong curve": a TLS 1.2 client certificate on a curve outside `curves`.
+pub const WRONG_CURVE: SslError = ssl(378, "wrong curve");
 /// "wrong version number": bytes that are no TLS record.
 pub const WRONG_VERSION_NUMBER: SslError = ssl(267, "wrong version number");
 
@@ -117,6 +119,8 @@ pub fn from_rustls(e: &Error, client_tls13: bool) -> Option<SslError> {
             _ => return None,
         },
         Error::NoCertificatesPresented => NO_CERTIFICATE,
+        // Only the client verifier raises it in TLS 1.2 (see verifier.rs).
+        Error::PeerMisbehaved(rustls::PeerMisbehaved::WrongGroupForKeyShare) => WRONG_CURVE,
         Error::InvalidCertificate(_) => CERTIFICATE_VERIFY_FAILED,
         Error::InvalidMessage(InvalidMessage::InvalidContentType)
         | Error::InvalidMessage(InvalidMessage::UnknownProtocolVersion) => WRONG_VERSION_NUMBER,
@@ -169,6 +173,7 @@ mod tests {
         assert_eq!(NO_CERTIFICATE.code, 167_772_359);
         assert_eq!(UNSUPPORTED_PROTOCOL.code, 167_772_418);
         assert_eq!(WRONG_VERSION_NUMBER.code, 167_772_427);
+        assert_eq!(WRONG_CURVE.code, 167_772_538);
         assert_eq!(
             openssl_error_string(CERTIFICATE_VERIFY_FAILED.code, "certificate verify failed"),
             "error:0A000086:SSL routines::certificate verify failed"

@@ -142,7 +142,7 @@ impl BindTlsRuntime {
             let pkey = policy_key(p);
             let next_id = PolicyId(u32::try_from(policy_ids.len()).unwrap_or(u32::MAX));
             let policy = *policy_ids.entry(pkey.clone()).or_insert(next_id);
-            let vkey = format!("{pkey}|{}", p.no_ca_names);
+            let vkey = format!("{pkey}|{}|{:?}", p.no_ca_names, p.params.curves);
             let verifier = match verifiers.get(&vkey) {
                 Some(v) => v.clone(),
                 None => {
@@ -339,7 +339,8 @@ fn verifier(p: &TlsPolicy, tls: &BindTls) -> Result<Option<Arc<ClientVerifier>>,
         p.no_ca_names,
         p.verify_depth,
         &tls.ignore_errors,
-    )?;
+    )?
+    .with_tls12_curves(p.params.curves.clone());
     Ok(Some(Arc::new(v)))
 }
 

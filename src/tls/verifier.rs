@@ -420,6 +420,11 @@ pub struct ClientVerifier {
     max_depth: u32,
     crl_check: bool,
     algs: WebPkiSupportedAlgorithms,
+    /// The bind's `curves`: in TLS 1.2, OpenSSL refuses a client
+    /// certificate whose ECDSA key is on a curve outside them ("wrong
+    /// curve", alert illegal_parameter). `None`: OpenSSL's defaults, which
+    /// hold every curve a certificate can use here.
+    tls12_curves: Option<Vec<String>>,
 }
 
 impl fmt::Debug for ClientVerifier {
@@ -469,7 +474,41 @@ impl ClientVerifier {
             max_depth: max_depth.unwrap_or(DEFAULT_VERIFY_DEPTH),
             crl_check: trust.crl.is_some(),
             algs: provider().signature_verification_algorithms,
+            tls12_curves: None,
         })
+    }
+
+    /// Applies the bind's `curves` to TLS 1.2 client certificates.
+    pub fn with_tls12_curves(mut self, curves: Option<Vec<String>>) -> ClientVerifier {
+        self.tls12_curves = curves;
+        self
+    }
+
+    /// Whether a TLS 1.2 client certificate's key passes the bind's curves.
+    fn curve_allowed(&self, cert: &CertificateDer<'_>) -> bool {
+        let Some(allowed) = &self.tls12_curves else {
+            return true;
+        };
+        let Ok((_, c)) = X509Certificate::from_der(cert.as_ref()) else {
+            return true;
+        };
+        let spki = c.public_key();
+        if spki.algorithm.algorithm.to_id_string() != "1.2.840.10045.2.1" {
+            return true; // not an EC key
+        }
+        let curve = spki
+            .algorithm
+            .parameters
+            .as_ref()
+            .and_then(|p| p.as_oid().ok())
+            .map(|o| o.to_id_string());
+        let name = match curve.as_deref() {
+            Some("1.2.840.10045.3.1.7") => "P-256",
+            Some("1.3.132.0.34") => "P-384",
+            Some("1.3.132.0.35") => "P-521",
+            _ => return false,
+        };
+        allowed.iter().any(|a| a == name)
     }
 
     /// Verifies a client chain (leaf first) at `now` with HAProxy's
@@ -614,6 +653,12 @@ impl ClientCertVerifier for ClientVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        if !self.curve_allowed(cert) {
+            // Mapped to OpenSSL's "wrong curve" by tls::errors.
+            return Err(rustls::Error::PeerMisbehaved(
+                rustls::PeerMisbehaved::WrongGroupForKeyShare,
+            ));
+        }
         rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algs)
     }
 
