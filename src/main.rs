@@ -119,7 +119,7 @@ fn run(paths: &[PathBuf], daemon_flag: bool, pidfile_flag: Option<PathBuf>) -> E
         for bind in &fe.binds {
             for addr in &bind.addresses {
                 if let Err(e) =
-                    sockets.get_or_bind(addr, portcullis::runtime::serve::backlog_of(bind))
+                    sockets.get_or_bind(addr, portcullis::runtime::serve::socket_opts(bind))
                 {
                     eprintln!("error: frontend '{}': {e}", fe.common.name);
                     return ExitCode::from(1);

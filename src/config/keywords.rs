@@ -705,6 +705,7 @@ pub static TABLE: &[Keyword] = &[
     s(Bind, "name", "listener name"),
     s(Bind, "maxconn", "listener connection limit"),
     s(Bind, "backlog", "listen queue of this listener"),
+    s(Bind, "tfo", "accept TCP Fast Open (data in the SYN)"),
     ext(
         Bind,
         "no-strict-sni-host",

@@ -583,6 +583,9 @@ pub struct Bind {
     pub maxconn: Option<u32>,
     /// `backlog` of the bind line, else of its frontend: the listen queue.
     pub backlog: Option<u32>,
+    /// `tfo`: enable TCP Fast Open on the listening socket, so a returning
+    /// client's ClientHello rides in the SYN.
+    pub tfo: bool,
     /// `accept-proxy`: a PROXY protocol header precedes every connection.
     pub accept_proxy: bool,
     pub tls: Option<BindTls>,

@@ -33,6 +33,16 @@ impl SocketKey {
     }
 }
 
+/// How a listening socket is set up: what `bind` lines say about the socket
+/// itself rather than about the connections it accepts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SocketOpts {
+    /// The listen queue (`backlog`).
+    pub backlog: i32,
+    /// `tfo`: TCP Fast Open, queue length = backlog as in HAProxy.
+    pub tfo: bool,
+}
+
 /// A bound, not yet accepting, socket.
 pub enum BoundSocket {
     Tcp(std::net::TcpListener),
@@ -85,7 +95,7 @@ impl SocketSet {
     pub fn get_or_bind(
         &mut self,
         addr: &ListenAddr,
-        backlog: i32,
+        opts: SocketOpts,
     ) -> Result<BoundSocket, BindError> {
         let key = SocketKey::of(addr);
         if let Some(s) = self.sockets.get(&key) {
@@ -97,7 +107,7 @@ impl SocketSet {
         let sock = bind(
             &key,
             matches!(addr, ListenAddr::Inet { host: None, .. }),
-            backlog,
+            opts,
         )
         .map_err(|e| BindError {
             addr: describe(&key),
@@ -124,17 +134,17 @@ fn describe(key: &SocketKey) -> String {
     }
 }
 
-fn bind(key: &SocketKey, any: bool, backlog: i32) -> io::Result<BoundSocket> {
+fn bind(key: &SocketKey, any: bool, opts: SocketOpts) -> io::Result<BoundSocket> {
     match key {
         SocketKey::Tcp(addr) => {
             if any {
                 // `bind :port`: prefer a dual-stack IPv6 socket, as HAProxy does.
                 let v6 = SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), addr.port());
-                if let Ok(l) = tcp_listener(v6, backlog, false) {
+                if let Ok(l) = tcp_listener(v6, opts, false) {
                     return Ok(BoundSocket::Tcp(l));
                 }
             }
-            Ok(BoundSocket::Tcp(tcp_listener(*addr, backlog, true)?))
+            Ok(BoundSocket::Tcp(tcp_listener(*addr, opts, true)?))
         }
         SocketKey::Unix(path) => {
             // A stale socket file from a previous run would make bind fail.
@@ -151,7 +161,11 @@ fn bind(key: &SocketKey, any: bool, backlog: i32) -> io::Result<BoundSocket> {
     }
 }
 
-fn tcp_listener(addr: SocketAddr, backlog: i32, v6only: bool) -> io::Result<std::net::TcpListener> {
+fn tcp_listener(
+    addr: SocketAddr,
+    opts: SocketOpts,
+    v6only: bool,
+) -> io::Result<std::net::TcpListener> {
     use socket2::{Domain, Protocol, Socket, Type};
     let sock = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     if addr.is_ipv6() {
@@ -161,6 +175,73 @@ fn tcp_listener(addr: SocketAddr, backlog: i32, v6only: bool) -> io::Result<std:
     sock.set_reuse_address(true)?;
     sock.set_nonblocking(true)?;
     sock.bind(&addr.into())?;
-    sock.listen(backlog.max(1))?;
+    let backlog = opts.backlog.max(1);
+    if opts.tfo {
+        // Before listen(), as HAProxy does; the queue of pending Fast Open
+        // requests is the backlog.
+        nix::sys::socket::setsockopt(&sock, fastopen::TcpFastOpen, &backlog)
+            .map_err(io::Error::from)?;
+    }
+    sock.listen(backlog)?;
     Ok(sock.into())
+}
+
+/// `TCP_FASTOPEN`, which nix knows as a constant but not as a socket option.
+mod fastopen {
+    use nix::libc;
+    use nix::{getsockopt_impl, setsockopt_impl, sockopt_impl};
+
+    sockopt_impl!(
+        /// The server-side TCP Fast Open queue length of a listening socket.
+        TcpFastOpen,
+        Both,
+        libc::IPPROTO_TCP,
+        libc::TCP_FASTOPEN,
+        i32
+    );
+}
+
+/// The Fast Open queue length of a listening socket (0 when off); lets
+/// tests see that `tfo` reached the kernel.
+pub fn fast_open_queue(sock: &std::net::TcpListener) -> io::Result<i32> {
+    nix::sys::socket::getsockopt(sock, fastopen::TcpFastOpen).map_err(io::Error::from)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn loopback_any_port() -> ListenAddr {
+        ListenAddr::Inet {
+            host: Some(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+            port: 0,
+        }
+    }
+
+    #[test]
+    fn tfo_sets_the_fast_open_queue_to_the_backlog() {
+        let mut set = SocketSet::new();
+        let opts = SocketOpts {
+            backlog: 77,
+            tfo: true,
+        };
+        let BoundSocket::Tcp(l) = set.get_or_bind(&loopback_any_port(), opts).unwrap() else {
+            panic!("a TCP address gives a TCP socket");
+        };
+        assert_eq!(fast_open_queue(&l).unwrap(), 77);
+    }
+
+    #[test]
+    fn without_tfo_the_fast_open_queue_is_off() {
+        let mut set = SocketSet::new();
+        let opts = SocketOpts {
+            backlog: 77,
+            tfo: false,
+        };
+        let BoundSocket::Tcp(l) = set.get_or_bind(&loopback_any_port(), opts).unwrap() else {
+            panic!("a TCP address gives a TCP socket");
+        };
+        assert_eq!(fast_open_queue(&l).unwrap(), 0);
+    }
 }

@@ -13,7 +13,7 @@ use super::generation::ConnTls;
 use super::generation::Generation;
 use super::h1guard::{ErrorPages, Guard, GuardTimeouts, Phase};
 use super::http::{ConnCtx, handle};
-use super::listener::{BindError, BoundSocket, SocketSet};
+use super::listener::{BindError, BoundSocket, SocketOpts, SocketSet};
 use super::proxyproto;
 use super::tcprules;
 use crate::ir;
@@ -32,12 +32,17 @@ use tokio::task::JoinHandle;
 /// The listen backlog when neither the bind nor its frontend sets `backlog`.
 pub const BACKLOG: i32 = 1024;
 
-/// The listen queue of a bind: its `backlog`, else its frontend's, else
-/// [`BACKLOG`] (the kernel caps it at `net.core.somaxconn`, as for HAProxy).
-pub fn backlog_of(bind: &ir::Bind) -> i32 {
-    bind.backlog
-        .and_then(|n| i32::try_from(n).ok())
-        .unwrap_or(BACKLOG)
+/// The socket setup of a bind. The listen queue is its `backlog`, else its
+/// frontend's, else [`BACKLOG`] (the kernel caps it at `net.core.somaxconn`,
+/// as for HAProxy).
+pub fn socket_opts(bind: &ir::Bind) -> SocketOpts {
+    SocketOpts {
+        backlog: bind
+            .backlog
+            .and_then(|n| i32::try_from(n).ok())
+            .unwrap_or(BACKLOG),
+        tfo: bind.tfo,
+    }
 }
 
 /// A running proxy: its listeners and the current Generation.
@@ -90,7 +95,7 @@ impl Proxy {
             for (bi, bind) in fe.binds.iter().enumerate() {
                 for addr in &bind.addresses {
                     let sock = sockets
-                        .get_or_bind(addr, backlog_of(bind))
+                        .get_or_bind(addr, socket_opts(bind))
                         .map_err(|source| StartError::Bind {
                             frontend: fe.common.name.clone(),
                             source,

@@ -58,6 +58,8 @@ struct BindOpts {
     name: Option<String>,
     maxconn: Option<u32>,
     backlog: Option<u32>,
+    /// `tfo`: TCP Fast Open on the listening socket.
+    tfo: bool,
     /// TLS-only options seen, for the "without ssl" warning.
     tls_only: Vec<Word>,
     /// `generate-certificates`, `ca-sign-file`, `ca-sign-pass`.
@@ -105,6 +107,7 @@ pub(crate) fn lower_bind(cx: &mut Lowerer, line: &Line, where_: &str) -> Option<
         name: None,
         maxconn: None,
         backlog: None,
+        tfo: false,
         tls_only: Vec::new(),
         gencert: Default::default(),
     };
@@ -159,6 +162,7 @@ pub(crate) fn lower_bind(cx: &mut Lowerer, line: &Line, where_: &str) -> Option<
         name: opts.name,
         maxconn: opts.maxconn,
         backlog: opts.backlog,
+        tfo: opts.tfo,
         accept_proxy: opts.accept_proxy,
         tls,
     })
@@ -230,6 +234,10 @@ fn bind_option(
         "backlog" => {
             opts.backlog = Some(uint_in(value()?, "backlog", 1, i32::MAX as u32)?);
             Ok(i + 2)
+        }
+        "tfo" => {
+            opts.tfo = true;
+            Ok(i + 1)
         }
         _ => match policy_option(cx, w, i, &mut opts.policy, Context::Bind)? {
             Some(next) => {
