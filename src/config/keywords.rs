@@ -586,6 +586,11 @@ pub static TABLE: &[Keyword] = &[
     s(Proxy, "monitor-uri", "URI answered 200 by the proxy itself"),
     s(
         Proxy,
+        "monitor fail",
+        "condition making the monitor-uri answer 503",
+    ),
+    s(
+        Proxy,
         "unique-id-format",
         "format of each request's unique ID (unique-id fetch, %ID), computed when the request arrives",
     ),
@@ -893,6 +898,31 @@ pub static TABLE: &[Keyword] = &[
     s(HttpRequest, "return", "answer from the proxy itself"),
     s(HttpRequest, "redirect", "answer a redirect"),
     s(HttpRequest, "auth", "answer 401 with a Basic challenge"),
+    s(
+        HttpRequest,
+        "reject",
+        "close the connection without an answer",
+    ),
+    s(
+        HttpRequest,
+        "set-src",
+        "rewrite the connection's source address",
+    ),
+    s(
+        HttpRequest,
+        "set-src-port",
+        "rewrite the connection's source port",
+    ),
+    s(
+        HttpRequest,
+        "set-dst",
+        "rewrite the connection's destination address",
+    ),
+    s(
+        HttpRequest,
+        "set-dst-port",
+        "rewrite the connection's destination port",
+    ),
     // http-response actions
     s(HttpResponse, "allow", "stop evaluating response rules"),
     s(HttpResponse, "set-header", "replace a response header"),

@@ -304,6 +304,12 @@ pub enum Fetch {
     Uuid,
     /// `unique-id`: the request's ID from the frontend's `unique-id-format`.
     UniqueId,
+    /// `http_first_req`: the request is the first of its HTTP/1 connection
+    /// (every HTTP/2 stream counts as a first request, as in HAProxy).
+    HttpFirstReq,
+    /// `nbsrv([<backend>])`: usable servers of that backend (of the
+    /// current proxy without argument), as load balancing sees them now.
+    Nbsrv(String),
     /// `capture.req.hdr(N)` / `capture.res.hdr(N)`: slot N of the
     /// frontend's `capture request|response header` lines.
     CaptureHdr {
@@ -407,8 +413,8 @@ impl Fetch {
             | Fetch::ReqVer
             | Fetch::ResVer => Str,
             Fetch::Method => Meth,
-            Fetch::ReqProtoHttp => Bool,
-            Fetch::Status => Int,
+            Fetch::ReqProtoHttp | Fetch::HttpFirstReq => Bool,
+            Fetch::Status | Fetch::Nbsrv(_) => Int,
             Fetch::CaptureHdr { .. } | Fetch::Uuid | Fetch::UniqueId => Str,
             Fetch::Hdr { .. } => Str,
             Fetch::HdrCnt { .. } | Fetch::HdrVal { .. } => Int,

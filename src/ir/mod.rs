@@ -321,6 +321,8 @@ pub struct Frontend {
     /// Index into [`Config::backends`] (a `listen` defaults to itself).
     pub default_backend: Option<usize>,
     pub monitor_uri: Option<String>,
+    /// `monitor fail` conditions: when one holds, `monitor_uri` answers 503.
+    pub monitor_fail: Vec<expr::Condition>,
     /// `capture request header <name> len <n>`, in declaration order (`%hr`).
     pub request_captures: Vec<HeaderCapture>,
     /// `capture response header <name> len <n>` (`%hs`).
@@ -945,6 +947,25 @@ pub enum HttpAction {
     },
     /// `track-sc<n>`, `sc-inc-gpc<n>`, `sc-set-gpt0`.
     Stick(stick::StickAction),
+    /// `set-src`, `set-src-port`, `set-dst`, `set-dst-port`: rewrite an
+    /// address of the client connection itself (later requests on it see
+    /// the change too; a server without a port follows `dst_port`).
+    SetAddr {
+        part: AddrPart,
+        value: Sample,
+    },
+    /// `reject`: close the connection (or reset the HTTP/2 stream) without
+    /// an answer.
+    Reject,
+}
+
+/// Which address of the connection a `set-src|dst[-port]` rule rewrites.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum AddrPart {
+    Src,
+    SrcPort,
+    Dst,
+    DstPort,
 }
 
 /// The part of the request target a `replace-*` action rewrites.

@@ -7,6 +7,7 @@
 //! rules of the current proxy only.
 
 use super::eval::{Captures, Txn, UserAuth, Vars};
+use super::facts::ConnFacts;
 use super::http::{ConnCtx, Step, cond_holds, plan, set_status};
 use crate::ir::ProxyCommon;
 
@@ -14,6 +15,7 @@ use crate::ir::ProxyCommon;
 /// (`chosen`, when one was selected) and of the frontend on `res`.
 pub(super) fn run(
     ctx: &ConnCtx,
+    facts: &ConnFacts,
     chosen: Option<usize>,
     req: &http::request::Parts,
     res: &mut http::response::Parts,
@@ -34,14 +36,14 @@ pub(super) fn run(
         return;
     }
     vars.start_response();
-    let auth: &(dyn UserAuth + Sync) = &ctx.generation.userlists;
+    let auth: &(dyn UserAuth + Sync) = &*ctx.generation;
     for common in proxies {
-        proxy_rules(ctx, common, auth, req, res, vars, caps);
+        proxy_rules(facts, common, auth, req, res, vars, caps);
     }
 }
 
 fn proxy_rules(
-    ctx: &ConnCtx,
+    facts: &ConnFacts,
     common: &ProxyCommon,
     auth: &(dyn UserAuth + Sync),
     req: &http::request::Parts,
@@ -51,7 +53,7 @@ fn proxy_rules(
 ) {
     for rule in &common.http_after_response {
         let step = {
-            let mut t = Txn::new(&ctx.facts, vars);
+            let mut t = Txn::new(facts, vars);
             t.auth = auth;
             t.captures = caps;
             t.req = Some(req);
@@ -74,7 +76,8 @@ fn proxy_rules(
                 vars.unset(&var);
             }
             // Lowering admits no other action here.
-            Step::Reply(_) | Step::Uri(_) | Step::Nothing => {}
+            // Request-only steps: check refuses them in after-response rules.
+            Step::Reply(_) | Step::Uri(_) | Step::SetAddr(..) | Step::Reject | Step::Nothing => {}
         }
     }
 }

@@ -128,6 +128,19 @@ impl Lb {
         (v.active, v.backup)
     }
 
+    /// `nbsrv`: HAProxy's `be_usable_srv`. The usable active servers; else 1
+    /// when the first backup serves alone; else the usable backups.
+    pub fn usable_servers(&self) -> usize {
+        let v = self.view.load();
+        if v.active > 0 {
+            v.active
+        } else if !self.opts.allbackups && v.backup > 0 {
+            1
+        } else {
+            v.backup
+        }
+    }
+
     /// Whether the checks consider the server up.
     pub fn is_up(&self, idx: usize) -> bool {
         self.servers

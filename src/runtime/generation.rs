@@ -220,3 +220,22 @@ fn strip_port(host: &str) -> &str {
     }
     host.split_once(':').map_or(host, |(h, _)| h)
 }
+
+/// What rules may ask the running configuration: its userlists
+/// (`http_auth`) and its servers' state (`nbsrv`).
+impl super::eval::UserAuth for Generation {
+    fn check_user(&self, userlist: &str, user: &[u8], pass: &[u8]) -> bool {
+        self.userlists.check_user(userlist, user, pass)
+    }
+
+    fn user_in_group(&self, userlist: &str, user: &[u8], group: &str) -> bool {
+        self.userlists.user_in_group(userlist, user, group)
+    }
+
+    fn usable_servers(&self, proxy: &str) -> i64 {
+        self.backends
+            .iter()
+            .find(|b| &*b.name == proxy)
+            .map_or(0, |b| b.lb.usable_servers() as i64)
+    }
+}

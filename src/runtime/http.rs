@@ -10,7 +10,9 @@ use super::after;
 use super::compress;
 use super::errors::{default_response, parse_raw_response};
 use super::eval::{self, Captures, LfTarget, SessVars, Txn, UserAuth, Vars};
-use super::facts::{BackendTlsFacts, ConnFacts, CookieState, LogFacts, SetCookieState, TermCause};
+use super::facts::{
+    BackendTlsFacts, ConnFacts, CookieState, FinState, LogFacts, SetCookieState, TermCause,
+};
 use super::generation::{ConnTls, Generation};
 use super::h1guard::{Phase, PhaseBody};
 use super::logbody::{LoggedBody, PendingLog};
@@ -28,7 +30,6 @@ use http::{HeaderMap, Request, Response, StatusCode, Uri};
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -49,6 +50,51 @@ pub struct ConnCtx {
     pub sess: SessVars,
     /// Stick counters tracked by `tcp-request` rules for the whole session.
     pub stick_session: Arc<std::sync::Mutex<Slots>>,
+    /// The connection's facts as `set-src`/`set-dst` rules left them:
+    /// HAProxy rewrites the connection, so its later requests see them too.
+    pub moved: std::sync::Mutex<Option<Arc<ConnFacts>>>,
+    /// HTTP/1 requests started on the connection (`http_first_req`).
+    pub requests: std::sync::atomic::AtomicU64,
+}
+
+impl ConnCtx {
+    /// A connection's context before any request.
+    pub fn new(
+        generation: Arc<Generation>,
+        frontend: usize,
+        facts: ConnFacts,
+        tls: Option<ConnTls>,
+        sess: SessVars,
+        stick_session: Arc<std::sync::Mutex<Slots>>,
+    ) -> ConnCtx {
+        ConnCtx {
+            generation,
+            frontend,
+            facts: Arc::new(facts),
+            tls,
+            phase: Phase::new(),
+            sess,
+            stick_session,
+            moved: std::sync::Mutex::new(None),
+            requests: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// The facts the next request starts from.
+    pub fn current_facts(&self) -> Arc<ConnFacts> {
+        let moved = self.moved.lock().unwrap_or_else(|p| p.into_inner());
+        moved.clone().unwrap_or_else(|| self.facts.clone())
+    }
+
+    /// Keeps what rules changed in the connection's facts for its next requests.
+    fn remember(&self, facts: &Arc<ConnFacts>) {
+        if !Arc::ptr_eq(facts, &self.facts) {
+            let mut moved = self.moved.lock().unwrap_or_else(|p| p.into_inner());
+            if !moved.as_ref().is_some_and(|m| Arc::ptr_eq(m, facts)) {
+                *moved = Some(facts.clone());
+            }
+        }
+    }
 }
 
 /// Outcome of a rule set.
@@ -57,25 +103,48 @@ enum Verdict {
     Continue,
     /// Answer now with this response.
     Reply(Response<Bytes>),
+    /// `http-request reject`: no answer at all.
+    Reject,
 }
+
+/// What the pipeline decided about a request besides its answer: the
+/// backend it chose, and the connection facts as rules left them.
+struct Routed {
+    chosen: Option<usize>,
+    facts: Arc<ConnFacts>,
+}
+
+/// The service's error: an `http-request reject` rule matched. hyper closes
+/// an HTTP/1 connection without writing anything, and resets an HTTP/2
+/// stream, which is what HAProxy does.
+#[derive(Debug, thiserror::Error)]
+#[error("request rejected by an 'http-request reject' rule")]
+pub struct Rejected;
 
 /// hyper service entry point: never fails, every problem is an HTTP answer.
 pub async fn handle(
     ctx: Arc<ConnCtx>,
     req: Request<Incoming>,
-) -> Result<Response<ResBody>, Infallible> {
+) -> Result<Response<ResBody>, Rejected> {
     ctx.phase.request_started();
     let started = Instant::now();
     let (mut parts, body) = req.into_parts();
+    let facts = ctx.current_facts();
     normalize_host(&mut parts);
     let generation = ctx.generation.clone();
     let fe = &generation.config.frontends[ctx.frontend];
     let mut vars = Vars::in_session(generation.proc_vars.clone(), ctx.sess.clone());
     vars.new_transaction();
+    // HAProxy 2.6's HTTP/2 streams are never a connection's first request.
+    vars.first_request = parts.version != http::Version::HTTP_2
+        && ctx
+            .requests
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            == 0;
     let stick = StickCtx::new(generation.stick_tables.clone(), ctx.stick_session.clone());
     stick.count_request_on_session();
     vars.stick = Some(Arc::new(stick));
-    let mut log = LogFacts::new(&ctx.facts);
+    let mut log = LogFacts::new(&facts);
     log.request_line = Some(eval::request_line(&parts));
     log.backend_is_http = true;
     // Timers count from the moment the request headers were complete: hyper
@@ -91,7 +160,7 @@ pub async fn handle(
     log.counters.request_id = request_id;
     vars.request_id = request_id;
     if let Some(format) = &fe.common.unique_id_format {
-        let mut t = Txn::new(&ctx.facts, &mut vars);
+        let mut t = Txn::new(&facts, &mut vars);
         t.req = Some(&parts);
         t.log = Some(&log);
         let id = Bytes::from(render(format, LfTarget::Log, &mut t));
@@ -99,24 +168,57 @@ pub async fn handle(
         vars.unique_id = Some(id);
     }
 
-    let mut chosen = None;
-    let response = pipeline(
+    let mut routed = Routed {
+        chosen: None,
+        facts,
+    };
+    let outcome = pipeline(
         &ctx,
         &mut parts,
         body,
         &mut vars,
         &mut log,
         started,
-        &mut chosen,
+        &mut routed,
     )
     .await;
+    let Routed { chosen, facts } = routed;
+    let response = match outcome {
+        Ok(r) => r,
+        Err(rejected) => {
+            // Logged as HAProxy does: no status, `PR--`, no request timer.
+            log.status = -1;
+            log.timers.request = -1;
+            log.termination.cause = TermCause::ProxyCond;
+            log.termination.state = FinState::Request;
+            PendingLog {
+                generation: generation.clone(),
+                frontend: ctx.frontend,
+                facts,
+                request: parts,
+                vars,
+                log,
+                started,
+            }
+            .emit(0, true);
+            return Err(rejected);
+        }
+    };
     let (mut res_parts, mut body) = response.into_parts();
     // Every response, the proxy's own included, goes through them last.
     let caps = Captures {
         req: &log.req_captures,
         res: &log.res_captures,
     };
-    after::run(&ctx, chosen, &parts, &mut res_parts, &mut vars, caps);
+    after::run(
+        &ctx,
+        &facts,
+        chosen,
+        &parts,
+        &mut res_parts,
+        &mut vars,
+        caps,
+    );
     log.status = res_parts.status.as_u16() as i64;
     if res_parts.status.is_client_error()
         && let Some(stick) = &vars.stick
@@ -126,7 +228,7 @@ pub async fn handle(
     let pending = PendingLog {
         generation: generation.clone(),
         frontend: ctx.frontend,
-        facts: ctx.facts.clone(),
+        facts: facts.clone(),
         request: parts,
         vars,
         log,
@@ -179,35 +281,48 @@ async fn pipeline(
     vars: &mut Vars,
     log: &mut LogFacts,
     started: Instant,
-    chosen: &mut Option<usize>,
-) -> Response<ResBody> {
+    routed: &mut Routed,
+) -> Result<Response<ResBody>, Rejected> {
+    let Routed { chosen, facts } = routed;
     let fe = &ctx.generation.config.frontends[ctx.frontend];
     let generation = &ctx.generation;
     if let Some(uri) = &fe.monitor_uri
         && parts.uri.path() == uri
     {
         log.termination.cause = TermCause::Local;
-        return boxed(default_response(200));
+        let mut t = Txn::new(facts, vars);
+        t.auth = &**generation;
+        t.req = Some(parts);
+        let failing = fe
+            .monitor_fail
+            .iter()
+            .any(|c| condition_holds(c, &fe.common.acls, &mut t));
+        return Ok(boxed(default_response(if failing { 503 } else { 200 })));
     }
     if let Some(conn) = &ctx.tls
         && let Some(r) = generation.misdirected(conn, parts)
     {
         log.termination.cause = TermCause::Local;
-        return boxed(r);
+        return Ok(boxed(r));
     }
-    let facts = &ctx.facts;
-    let auth: &(dyn UserAuth + Sync) = &generation.userlists;
+    let auth: &(dyn UserAuth + Sync) = &**generation;
     let caps = Captures {
         req: &log.req_captures,
         res: &[],
     };
-    if let Verdict::Reply(r) = request_rules(&fe.common, facts, auth, parts, vars, caps) {
-        log.termination.cause = TermCause::Local;
-        return boxed(r);
+    let verdict = request_rules(&fe.common, facts, auth, parts, vars, caps);
+    ctx.remember(facts);
+    match verdict {
+        Verdict::Continue => {}
+        Verdict::Reply(r) => {
+            log.termination.cause = TermCause::Local;
+            return Ok(boxed(r));
+        }
+        Verdict::Reject => return Err(Rejected),
     }
     if let Some(r) = redirect_rules(&fe.common, facts, auth, parts, vars) {
         log.termination.cause = TermCause::Local;
-        return boxed(r);
+        return Ok(boxed(r));
     }
     if let Some(r) = fe
         .common
@@ -216,7 +331,7 @@ async fn pipeline(
         .and_then(|s| stats_page::serve(s, generation, parts))
     {
         log.termination.cause = TermCause::Local;
-        return boxed(r);
+        return Ok(boxed(r));
     }
     let chosen_backend = {
         let mut t = Txn::new(facts, vars);
@@ -226,7 +341,7 @@ async fn pipeline(
     };
     let Some(be_idx) = chosen_backend else {
         log.termination.cause = TermCause::Local;
-        return boxed(error_page(&fe.common, 503));
+        return Ok(boxed(error_page(&fe.common, 503)));
     };
     let be = &generation.config.backends[be_idx];
     if be.common.disabled {
@@ -234,7 +349,7 @@ async fn pipeline(
         // tried; HAProxy answers 503.
         log.backend = Arc::from(be.common.name.as_str());
         log.termination.cause = TermCause::Local;
-        return boxed(error_page(&fe.common, 503));
+        return Ok(boxed(error_page(&fe.common, 503)));
     }
     *chosen = Some(be_idx);
     log.backend = Arc::from(be.common.name.as_str());
@@ -245,13 +360,16 @@ async fn pipeline(
             req: &log.req_captures,
             res: &[],
         };
-        let verdict = match request_rules(&be.common, facts, auth, parts, vars, caps) {
+        let verdict = request_rules(&be.common, facts, auth, parts, vars, caps);
+        ctx.remember(facts);
+        let verdict = match verdict {
             Verdict::Reply(r) => Some(r),
+            Verdict::Reject => return Err(Rejected),
             Verdict::Continue => redirect_rules(&be.common, facts, auth, parts, vars),
         };
         if let Some(r) = verdict {
             log.termination.cause = TermCause::Local;
-            return boxed(r);
+            return Ok(boxed(r));
         }
         if let Some(r) = be
             .common
@@ -260,7 +378,7 @@ async fn pipeline(
             .and_then(|s| stats_page::serve(s, generation, parts))
         {
             log.termination.cause = TermCause::Local;
-            return boxed(r);
+            return Ok(boxed(r));
         }
     }
     forwarded_for(fe, be, facts, parts);
@@ -350,22 +468,22 @@ async fn pipeline(
                 if let Verdict::Reply(r) =
                     response_rules(common, facts, auth, parts, server, vars, caps)
                 {
-                    return boxed(r);
+                    return Ok(boxed(r));
                 }
             }
-            Response::from_parts(res_parts, res_body.boxed())
+            Ok(Response::from_parts(res_parts, res_body.boxed()))
         }
         Forwarded::NoServer { server } => {
             log.server = server;
-            boxed(error_page(&be.common, 503))
+            Ok(boxed(error_page(&be.common, 503)))
         }
         Forwarded::Timeout { server } => {
             log.server = Some(server);
-            boxed(error_page(&be.common, 504))
+            Ok(boxed(error_page(&be.common, 504)))
         }
         Forwarded::BadResponse { server } => {
             log.server = Some(server);
-            boxed(error_page(&be.common, 502))
+            Ok(boxed(error_page(&be.common, 502)))
         }
     }
 }
@@ -420,18 +538,18 @@ pub fn error_page(common: &ProxyCommon, status: u16) -> Response<Bytes> {
 /// Evaluates a rule's optional condition against the proxy's named ACLs
 /// (shared by the HTTP and the tcp-request rule sets).
 pub(super) fn cond_holds(cond: &Option<Condition>, acls: &[NamedAcl], t: &mut Txn) -> bool {
-    match cond {
-        None => true,
-        Some(c) => {
-            let lookup = |name: &str| -> &[AclTerm] {
-                acls.iter()
-                    .find(|a| a.name == name)
-                    .map(|a| a.terms.as_slice())
-                    .unwrap_or(&[])
-            };
-            eval::eval_condition(c, &lookup, t)
-        }
-    }
+    cond.as_ref().is_none_or(|c| condition_holds(c, acls, t))
+}
+
+/// Evaluates a condition against the proxy's named ACLs.
+fn condition_holds(c: &Condition, acls: &[NamedAcl], t: &mut Txn) -> bool {
+    let lookup = |name: &str| -> &[AclTerm] {
+        acls.iter()
+            .find(|a| a.name == name)
+            .map(|a| a.terms.as_slice())
+            .unwrap_or(&[])
+    };
+    eval::eval_condition(c, &lookup, t)
 }
 
 fn render(f: &LogFormat, target: LfTarget, t: &mut Txn) -> Vec<u8> {
@@ -443,7 +561,7 @@ fn render(f: &LogFormat, target: LfTarget, t: &mut Txn) -> Vec<u8> {
 /// Runs a proxy's `http-request` rules.
 fn request_rules(
     common: &ProxyCommon,
-    facts: &ConnFacts,
+    facts: &mut Arc<ConnFacts>,
     auth: &(dyn UserAuth + Sync),
     parts: &mut http::request::Parts,
     vars: &mut Vars,
@@ -473,10 +591,39 @@ fn request_rules(
             Step::UnsetVar(var) => {
                 vars.unset(&var);
             }
+            Step::SetAddr(part, value) => {
+                if let Some(v) = value {
+                    move_connection(Arc::make_mut(facts), part, v);
+                }
+            }
+            Step::Reject => return Verdict::Reject,
             Step::Status(..) | Step::Nothing => {}
         }
     }
     Verdict::Continue
+}
+
+/// `set-src|dst[-port]`: HAProxy rewrites the connection's address with the
+/// sample cast to an address (the port is kept) or to an integer port.
+fn move_connection(facts: &mut ConnFacts, part: ir::AddrPart, value: eval::Value) {
+    use crate::ir::expr::SampleType;
+    let addr = match part {
+        ir::AddrPart::Src | ir::AddrPart::SrcPort => &mut facts.src,
+        ir::AddrPart::Dst | ir::AddrPart::DstPort => &mut facts.dst,
+    };
+    match part {
+        ir::AddrPart::Src | ir::AddrPart::Dst => {
+            if let Some(eval::Value::Ip(ip)) = value.cast(SampleType::Addr) {
+                addr.set_ip(ip);
+            }
+        }
+        ir::AddrPart::SrcPort | ir::AddrPart::DstPort => {
+            if let Some(eval::Value::Int(port)) = value.cast(SampleType::Int) {
+                // A C `htons((int)port)`: the low 16 bits.
+                addr.set_port(port as u16);
+            }
+        }
+    }
 }
 
 /// The classic `redirect` rules: the first whose condition holds answers.
@@ -542,7 +689,8 @@ fn response_rules(
             Step::UnsetVar(var) => {
                 vars.unset(&var);
             }
-            Step::Uri(_) | Step::Nothing => {}
+            // Request-only steps: check refuses them in response rules.
+            Step::Uri(_) | Step::SetAddr(..) | Step::Reject | Step::Nothing => {}
         }
     }
     Verdict::Continue
@@ -571,6 +719,8 @@ pub(super) enum Step {
     Uri(Uri),
     SetVar(crate::ir::expr::VarName, Option<eval::Value>),
     UnsetVar(crate::ir::expr::VarName),
+    SetAddr(ir::AddrPart, Option<eval::Value>),
+    Reject,
     Nothing,
 }
 
@@ -773,6 +923,8 @@ pub(super) fn plan(
             Step::Nothing
         }
         HttpAction::UnsetVar(var) => Step::UnsetVar(var.clone()),
+        HttpAction::SetAddr { part, value } => Step::SetAddr(*part, eval::eval_sample(value, t)),
+        HttpAction::Reject => Step::Reject,
         HttpAction::Deny(reply) | HttpAction::Return(reply) => {
             Step::Reply(build_reply(reply, common, t))
         }

@@ -11,7 +11,7 @@ use super::facts::ConnFacts;
 use super::facts::{FinState, LogFacts, TermCause};
 use super::generation::ConnTls;
 use super::generation::Generation;
-use super::h1guard::{ErrorPages, Guard, GuardTimeouts, Phase};
+use super::h1guard::{ErrorPages, Guard, GuardTimeouts};
 use super::http::{ConnCtx, handle};
 use super::listener::{BindError, BoundSocket, SocketOpts, SocketSet};
 use super::proxyproto;
@@ -231,7 +231,7 @@ async fn serve_connection(
         conn_error: 0,
     };
     // `tcp-request connection` rules see only layer-4 facts.
-    let auth: &(dyn UserAuth + Sync) = &generation.userlists;
+    let auth: &(dyn UserAuth + Sync) = &*generation;
     let mut conn_vars = Vars::new(generation.proc_vars.clone());
     // Stick counters tracked by tcp-request rules last as long as the session.
     let stick_session: Arc<std::sync::Mutex<super::stick::Slots>> = Arc::default();
@@ -289,15 +289,14 @@ async fn serve_connection(
             ) {
                 return;
             }
-            let ctx = Arc::new(ConnCtx {
-                generation: generation.clone(),
+            let ctx = Arc::new(ConnCtx::new(
+                generation.clone(),
                 frontend,
-                facts: Arc::new(facts),
-                tls: None,
-                phase: Phase::new(),
-                sess: conn_vars.session(),
-                stick_session: stick_session.clone(),
-            });
+                facts,
+                None,
+                conn_vars.session(),
+                stick_session.clone(),
+            ));
             serve_http(timed, ctx, peer).await;
         }
         Some(rt) => {
@@ -341,19 +340,18 @@ async fn serve_connection(
             ) {
                 return;
             }
-            let ctx = Arc::new(ConnCtx {
-                generation: generation.clone(),
+            let ctx = Arc::new(ConnCtx::new(
+                generation.clone(),
                 frontend,
-                facts: Arc::new(facts),
-                tls: Some(ConnTls {
+                facts,
+                Some(ConnTls {
                     frontend,
                     bind,
                     policy,
                 }),
-                phase: Phase::new(),
-                sess: conn_vars.session(),
-                stick_session: stick_session.clone(),
-            });
+                conn_vars.session(),
+                stick_session.clone(),
+            ));
             if tls_stream.get_ref().1.alpn_protocol() == Some(b"h2") {
                 ctx.phase.pass_through();
             }

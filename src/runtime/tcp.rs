@@ -108,7 +108,7 @@ async fn session<S>(
 {
     let config = &generation.config;
     let fe = &config.frontends[frontend];
-    let auth: &(dyn UserAuth + Sync) = &generation.userlists;
+    let auth: &(dyn UserAuth + Sync) = &**generation;
     let mut log = LogFacts::new(&facts);
     log.timers.handshake = elapsed_ms(started);
     // `tcp-request session` rules: after the handshakes, before any data

@@ -55,7 +55,11 @@ const MAX_SNI_POOLS: usize = 256;
 /// One server ready to receive requests.
 pub struct ServerRt {
     pub name: Arc<str>,
+    /// The configured address; port 0 when the server line gives none.
     pub addr: SocketAddr,
+    /// No port (or port 0) on the server line: connect to the port the
+    /// client connected to (`dst_port`, which `set-dst-port` may change).
+    pub map_port: bool,
     pub weight: u32,
     pub backup: bool,
     pub disabled: bool,
@@ -73,9 +77,14 @@ struct Link {
     no_reuse: bool,
     /// `pool-max-conn` / `pool-purge-delay`.
     pool: ir::ServerPool,
-    /// Pooled clients by SNI (`None`: no SNI sent).
-    pools: Mutex<HashMap<Option<Arc<str>>, UpClient>>,
+    /// Pooled clients by SNI (`None`: no SNI sent) and destination (which
+    /// varies for a server without a port).
+    pools: Mutex<HashMap<PoolKey, UpClient>>,
 }
+
+/// What separates pools of one server: the SNI sent (`None`: none) and the
+/// destination.
+type PoolKey = (Option<Arc<str>>, SocketAddr);
 
 /// hyper-util's pooled client over our connector.
 type UpClient = Client<Dialer, UpBody>;
@@ -183,7 +192,7 @@ impl BackendRt {
         for s in &be.servers {
             let addr = match &s.address {
                 ServerAddr::Inet { host, port } => {
-                    let port = port.unwrap_or(80);
+                    let port = port.unwrap_or(0);
                     (host.as_str(), port)
                         .to_socket_addrs()
                         .ok()
@@ -219,6 +228,7 @@ impl BackendRt {
             servers.push(ServerRt {
                 name: Arc::from(s.name.as_str()),
                 addr,
+                map_port: matches!(s.address, ServerAddr::Inet { port: None, .. }),
                 weight: s.weight,
                 backup: s.backup,
                 disabled: s.disabled,
@@ -381,7 +391,8 @@ impl BackendRt {
                 return Attempt::ConnectFailed;
             }
         };
-        let dialer = link.dialer(server.addr, sni.as_ref());
+        let addr = server.target(conn_addrs.map(|(_, dst)| dst));
+        let dialer = link.dialer(addr, sni.as_ref());
         let mut req = Request::from_parts(parts.clone(), body);
         // Servers are spoken to in HTTP/1.1 (or h2 by ALPN) whatever the client used.
         *req.version_mut() = http::Version::HTTP_11;
@@ -392,12 +403,12 @@ impl BackendRt {
                 (ProxyVersion::V2, addrs) => proxy_v2_header(addrs),
             };
             return self
-                .private_exchange(server, &dialer, &line, req, parts)
+                .private_exchange(server, addr, &dialer, &line, req, parts)
                 .await;
         }
-        *req.uri_mut() = link.uri(server.addr, parts);
-        let client = link.client(sni, dialer);
-        self.pooled_exchange(server, &client, req).await
+        *req.uri_mut() = link.uri(addr, parts);
+        let client = link.client(sni, addr, dialer);
+        self.pooled_exchange(server, addr, &client, req).await
     }
 
     /// Through the server's pool: `timeout server` runs from the moment a
@@ -405,6 +416,7 @@ impl BackendRt {
     async fn pooled_exchange(
         &self,
         server: &ServerRt,
+        addr: SocketAddr,
         client: &UpClient,
         mut req: Request<UpBody>,
     ) -> Attempt {
@@ -436,7 +448,7 @@ impl BackendRt {
                 server: server.name.clone(),
                 // Set by `forward_with`, which knows the index.
                 idx: 0,
-                addr: server.addr,
+                addr,
             }),
             Err(e) if e.is_connect() => {
                 tracing::debug!(server = %server.name, error = ?e, "connection to server failed");
@@ -455,6 +467,7 @@ impl BackendRt {
     async fn private_exchange(
         &self,
         server: &ServerRt,
+        addr: SocketAddr,
         dialer: &Dialer,
         proxy_line: &[u8],
         mut req: Request<UpBody>,
@@ -471,7 +484,7 @@ impl BackendRt {
         let tls = conn.tls_facts();
         let io = TokioIo::new(conn);
         let res = if h2 {
-            *req.uri_mut() = server.link.uri(server.addr, parts);
+            *req.uri_mut() = server.link.uri(addr, parts);
             let Ok((mut sender, conn)) =
                 hyper::client::conn::http2::handshake(TokioExecutor::new(), io).await
             else {
@@ -501,7 +514,7 @@ impl BackendRt {
                 server: server.name.clone(),
                 // Set by `forward_with`, which knows the index.
                 idx: 0,
-                addr: server.addr,
+                addr,
                 tls,
             }),
             Some(Err(e)) => {
@@ -518,6 +531,17 @@ impl BackendRt {
         match self.server_timeout {
             Some(t) => tokio::time::timeout(t, fut).await.ok(),
             None => Some(fut.await),
+        }
+    }
+}
+
+impl ServerRt {
+    /// Where to connect for a client connection whose destination is `dst`
+    /// (`None`: no client, as for a check).
+    pub fn target(&self, dst: Option<SocketAddr>) -> SocketAddr {
+        match dst {
+            Some(dst) if self.map_port => SocketAddr::new(self.addr.ip(), dst.port()),
+            _ => self.addr,
         }
     }
 }
@@ -587,13 +611,14 @@ impl Link {
         )
     }
 
-    /// The pooled client of connections carrying `sni`.
-    fn client(&self, sni: Option<Arc<str>>, dialer: Dialer) -> UpClient {
+    /// The pooled client of connections to `addr` carrying `sni`.
+    fn client(&self, sni: Option<Arc<str>>, addr: SocketAddr, dialer: Dialer) -> UpClient {
         let mut pools = self
             .pools
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(c) = pools.get(&sni) {
+        let key = (sni, addr);
+        if let Some(c) = pools.get(&key) {
             return c.clone();
         }
         if pools.len() >= MAX_SNI_POOLS {
@@ -617,7 +642,7 @@ impl Link {
             (false, None) => {}
         }
         let client = builder.build(dialer);
-        pools.insert(sni, client.clone());
+        pools.insert(key, client.clone());
         client
     }
 

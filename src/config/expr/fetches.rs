@@ -131,6 +131,7 @@ pub(crate) fn class_of(fetch: &Fetch) -> Class {
         | Fetch::ConstMeth(_)
         | Fetch::Var { .. }
         | Fetch::Uuid
+        | Fetch::Nbsrv(_)
         | Fetch::Stick { .. } => Class::Const,
         Fetch::Src
         | Fetch::Dst
@@ -172,7 +173,7 @@ pub(crate) fn class_of(fetch: &Fetch) -> Class {
         | Fetch::ReqVer
         | Fetch::HttpAuth { .. }
         | Fetch::HttpAuthGroup { .. } => Class::HttpReqHeaders,
-        Fetch::Method | Fetch::UniqueId => Class::HttpRequest,
+        Fetch::Method | Fetch::UniqueId | Fetch::HttpFirstReq => Class::HttpRequest,
         Fetch::ReqProtoHttp => Class::ProtoHttp,
         Fetch::ResVer => Class::HttpResHeaders,
         Fetch::Status => Class::HttpResponse,
@@ -320,6 +321,8 @@ specs! {
     "status" => NONE, 0;
     "uuid" => &[ArgKind::Int], 0;
     "unique-id" => NONE, 0;
+    "http_first_req" => NONE, 0;
+    "nbsrv" => &[ArgKind::Str], 0;
     "capture.req.hdr" => &[ArgKind::Int], 1;
     "capture.res.hdr" => &[ArgKind::Int], 1;
     "hdr" => HDR, 0;
@@ -505,6 +508,9 @@ pub(crate) fn build(
         "req.proto_http" | "req_proto_http" => Fetch::ReqProtoHttp,
         "status" => Fetch::Status,
         "unique-id" => Fetch::UniqueId,
+        "http_first_req" => Fetch::HttpFirstReq,
+        // The proxy is resolved against the configuration by the caller.
+        "nbsrv" => Fetch::Nbsrv(s(0).unwrap_or_default()),
         "uuid" => match n(0) {
             None | Some(4) => Fetch::Uuid,
             Some(_) => return Err((0, "Unsupported UUID version".into())),

@@ -113,6 +113,10 @@ pub struct ExprCtx<'a> {
     pub tables: &'a [String],
     /// This proxy's own table, if it has one.
     pub own_table: Option<&'a str>,
+    /// Names of the proxies with a backend side (`nbsrv(<backend>)`).
+    pub backends: &'a [String],
+    /// This proxy's name (`nbsrv` without argument counts its servers).
+    pub proxy: &'a str,
 }
 
 /// Parses one word as a sample expression: `req.hdr(host),field(1,:),lower`.
@@ -371,6 +375,8 @@ pub(crate) mod testutil {
             context: "test rule",
             tables: &[],
             own_table: None,
+            backends: &[],
+            proxy: "",
         };
         f(&ctx)
     }
@@ -442,6 +448,8 @@ mod tests {
             context: "'http-request set-header' rule in frontend 'fe'",
             tables: &[],
             own_table: None,
+            backends: &[],
+            proxy: "",
         };
         assert!(parse_log_format(&w, &ctx, &mut diags).is_none());
         let out = render(&map, &diags);

@@ -112,12 +112,33 @@ pub(crate) fn parse_at(
     } else {
         HttpDir::Request
     };
-    let fetch = if stick.is_some() {
+    let mut fetch = if stick.is_some() {
         stickfetch::build(fetch_name, &args, ctx)
     } else {
         fetches::build(fetch_name, &args, dir)
     }
     .map_err(|(i, msg)| bad_arg(&call, i, msg))?;
+    if let Fetch::Nbsrv(proxy) = &mut fetch {
+        if proxy.is_empty() {
+            if !ctx.backends.iter().any(|b| b == ctx.proxy) {
+                return Err(bad_arg(
+                    &call,
+                    0,
+                    format!(
+                        "proxy '{}' has no backend capability: name a backend",
+                        ctx.proxy
+                    ),
+                ));
+            }
+            *proxy = ctx.proxy.to_string();
+        } else if !ctx.backends.contains(proxy) {
+            return Err(bad_arg(
+                &call,
+                0,
+                format!("unable to find backend '{proxy}'"),
+            ));
+        }
+    }
     warn_fetch_args(&fetch, word, &call, ctx, diags);
     let class = fetches::class_of_keyword(fetch_name, &fetch);
     if ctx.mode == Mode::Tcp

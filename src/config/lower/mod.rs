@@ -66,6 +66,13 @@ pub fn lower(
     let errors_before = cx.diags.error_count();
     let mut proxies = proxy::ProxySet::default();
     proxies.table_names = std::sync::Arc::new(stick::table_names(ast));
+    proxies.backend_names = std::sync::Arc::new(
+        ast.sections
+            .iter()
+            .filter(|s| matches!(s.kind, SectionKind::Backend | SectionKind::Listen))
+            .map(|s| s.name_str().to_string())
+            .collect(),
+    );
     let mut userlists = Vec::new();
     for section in &ast.sections {
         match section.kind {

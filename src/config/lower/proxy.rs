@@ -70,6 +70,8 @@ pub(crate) struct ProxyBuilder {
     pub use_backend: Vec<PendingUseBackend>,
     pub default_backend: Option<Word>,
     pub monitor_uri: Option<String>,
+    /// `monitor fail` conditions.
+    pub monitor_fail: Vec<Condition>,
     pub request_captures: Vec<ir::HeaderCapture>,
     pub response_captures: Vec<ir::HeaderCapture>,
     pub balance: Balance,
@@ -88,6 +90,8 @@ pub(crate) struct ProxyBuilder {
     pub table_names: Arc<Vec<String>>,
     /// `cookie`, `dynamic-cookie-key`, `option persist`.
     pub persist: ir::persist::Persistence,
+    /// Proxies with a backend side (known before lowering, for `nbsrv`).
+    pub backend_names: Arc<Vec<String>>,
 }
 
 /// `use_backend` before backend names are resolved.
@@ -152,6 +156,7 @@ impl ProxyBuilder {
             use_backend: Vec::new(),
             default_backend: None,
             monitor_uri: None,
+            monitor_fail: Vec::new(),
             request_captures: Vec::new(),
             response_captures: Vec::new(),
             balance: Balance::RoundRobin,
@@ -167,6 +172,7 @@ impl ProxyBuilder {
             stick_table: None,
             table_names: Arc::new(Vec::new()),
             persist: ir::persist::Persistence::default(),
+            backend_names: Arc::new(Vec::new()),
         }
     }
 
@@ -193,6 +199,8 @@ impl ProxyBuilder {
             context,
             tables: &self.table_names,
             own_table: own.then_some(self.name.as_str()),
+            backends: &self.backend_names,
+            proxy: &self.name,
         }
     }
 
@@ -246,6 +254,8 @@ pub(crate) struct ProxySet {
     proxies: Vec<ProxyBuilder>,
     /// Proxies that declare a stick table.
     pub table_names: Arc<Vec<String>>,
+    /// Proxies with a backend side.
+    pub backend_names: Arc<Vec<String>>,
 }
 
 impl ProxySet {
@@ -259,6 +269,7 @@ impl ProxySet {
         p.kind = section.kind;
         p.name = section.name_str().to_string();
         p.table_names = self.table_names.clone();
+        p.backend_names = self.backend_names.clone();
         p.stick_table = None;
         p.origin = cx.origin(section.span());
         p.span = section.span();
@@ -501,6 +512,7 @@ impl ProxySet {
                     use_backend,
                     default_backend,
                     monitor_uri: rest.monitor_uri,
+                    monitor_fail: rest.monitor_fail,
                     request_captures: rest.request_captures,
                     response_captures: rest.response_captures,
                 });
@@ -602,6 +614,7 @@ struct BuilderRest {
     binds: Vec<ir::Bind>,
     maxconn: Option<u32>,
     monitor_uri: Option<String>,
+    monitor_fail: Vec<Condition>,
     request_captures: Vec<ir::HeaderCapture>,
     response_captures: Vec<ir::HeaderCapture>,
     balance: Balance,
@@ -656,6 +669,7 @@ fn split_builder(p: ProxyBuilder) -> (ProxyCommon, BuilderRest) {
         binds: p.binds,
         maxconn: p.maxconn,
         monitor_uri: p.monitor_uri,
+        monitor_fail: p.monitor_fail,
         request_captures: p.request_captures,
         response_captures: p.response_captures,
         balance: p.balance,
@@ -767,12 +781,11 @@ fn proxy_line(
     let name = kw.text.as_str();
     // Multi-word keywords are looked up with their second word.
     let full = match name {
-        "timeout" | "option" | "stats" | "http-check" | "tcp-check" | "tcp-request" | "capture" => {
-            match w.get(1) {
-                Some(second) => format!("{name} {}", second.text),
-                None => name.to_string(),
-            }
-        }
+        "timeout" | "option" | "stats" | "http-check" | "tcp-check" | "tcp-request" | "capture"
+        | "monitor" => match w.get(1) {
+            Some(second) => format!("{name} {}", second.text),
+            None => name.to_string(),
+        },
         _ => name.to_string(),
     };
     if let Some(caps) = keywords::proxy_sections(&full).or_else(|| keywords::proxy_sections(name))
@@ -1249,6 +1262,25 @@ fn proxy_line(
             let u = arg(w, 1, kw, "a URI")?;
             p.monitor_uri = Some(u.text.clone());
             extra_words(line, 2, "monitor-uri").map_or(Ok(()), Err)
+        }
+        "monitor" if full == "monitor fail" => {
+            let cond_words = &w[2..];
+            if !cond_words
+                .first()
+                .is_some_and(|c| c.text == "if" || c.text == "unless")
+            {
+                return Err(Diagnostic::error(
+                    "'monitor fail' expects 'if' or 'unless' followed by a condition",
+                )
+                .at(kw.span.to(w[1].span))
+                .help("e.g. 'monitor fail if { nbsrv(app) lt 1 }'"));
+            }
+            let context = format!("'monitor fail' in {where_}");
+            let exists = |n: &str| p.has_acl(n);
+            let ctx = p.expr_ctx(Stage::HttpRequest, &context, &exists);
+            let cond = p.condition(cx, cond_words, &ctx)?;
+            p.monitor_fail.push(cond);
+            Ok(())
         }
         _ => {
             let combined = if full != name {

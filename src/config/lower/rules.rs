@@ -7,7 +7,7 @@ use crate::config::expr::{self, Stage};
 use crate::config::keywords::{self, Context};
 use crate::config::word::{Line, Word};
 use crate::diag::Diagnostic;
-use crate::ir::expr::{Condition, LogFormat, Sample, VarName};
+use crate::ir::expr::{Condition, LogFormat, Sample, SampleType, VarName};
 use crate::ir::{
     self, HeaderMatch, HttpAction, HttpRule, Redirect, RedirectKind, Reply, ReplyBody, TcpAction,
     TcpRule,
@@ -295,6 +295,30 @@ pub(crate) fn http_rule(
             let var = var_name(act, paren)?;
             exactly(0)?;
             HttpAction::UnsetVar(var)
+        }
+        "set-src" | "set-src-port" | "set-dst" | "set-dst-port" => {
+            let (part, wanted) = match name {
+                "set-src" => (ir::AddrPart::Src, SampleType::Addr),
+                "set-src-port" => (ir::AddrPart::SrcPort, SampleType::Int),
+                "set-dst" => (ir::AddrPart::Dst, SampleType::Addr),
+                _ => (ir::AddrPart::DstPort, SampleType::Int),
+            };
+            exactly(1)?;
+            let value: Sample = expr::parse_sample(&args[0], &ctx, cx.diags).ok_or_else(silent)?;
+            if !value.out_type.can_cast_to(wanted) {
+                return Err(Diagnostic::error(format!(
+                    "'{name}' : fetch method '{}' gives a {} which cannot be converted to {}",
+                    args[0].text,
+                    value.out_type.name(),
+                    wanted.name()
+                ))
+                .at(args[0].span));
+            }
+            HttpAction::SetAddr { part, value }
+        }
+        "reject" => {
+            exactly(0)?;
+            HttpAction::Reject
         }
         "deny" => {
             let default = if kind == RuleKind::HttpResponse {

@@ -242,6 +242,8 @@ fn fetch_one(f: &Fetch, t: &mut Txn) -> Option<Value> {
         Fetch::Status => Some(Value::Int(i64::from(t.res?.status.as_u16()))),
         Fetch::Uuid => uuid_v4().map(|u| Value::Str(Bytes::from(u))),
         Fetch::UniqueId => t.vars.unique_id.clone().map(Value::Str),
+        Fetch::HttpFirstReq => Some(Value::Bool(t.vars.first_request)),
+        Fetch::Nbsrv(proxy) => Some(Value::Int(t.auth.usable_servers(proxy))),
         Fetch::CaptureHdr { dir, slot } => {
             let slots = match (t.log, dir) {
                 (Some(l), HttpDir::Request) => l.req_captures.as_slice(),

@@ -48,6 +48,11 @@ pub trait UserAuth {
     fn check_user(&self, userlist: &str, user: &[u8], pass: &[u8]) -> bool;
     /// `user` exists in `userlist` and belongs to `group`.
     fn user_in_group(&self, userlist: &str, user: &[u8], group: &str) -> bool;
+    /// `nbsrv`: the usable servers of proxy `name` now (0 for a proxy
+    /// without servers). The running generation knows; others say 0.
+    fn usable_servers(&self, _proxy: &str) -> i64 {
+        0
+    }
 }
 
 /// A [`UserAuth`] for proxies without userlists: nobody authenticates.

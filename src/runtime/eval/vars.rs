@@ -66,6 +66,8 @@ pub struct Vars {
     pub unique_id: Option<bytes::Bytes>,
     /// The transaction's number in the generation (`%rt`).
     pub request_id: u64,
+    /// The transaction is the first of its connection (`http_first_req`).
+    pub first_request: bool,
 }
 
 impl Vars {
@@ -86,6 +88,7 @@ impl Vars {
             stick: None,
             unique_id: None,
             request_id: 0,
+            first_request: true,
         }
     }
 

@@ -85,7 +85,7 @@ impl BackendRt {
                 return StreamConnect::Connected {
                     io,
                     server: server.name.clone(),
-                    addr: server.addr,
+                    addr: server.target(Some(env.conn.dst)),
                     retries: attempt,
                     in_flight,
                 };
@@ -136,7 +136,7 @@ impl BackendRt {
                 }
             }
         };
-        let dialer = link.dialer(server.addr, sni.as_ref());
+        let dialer = link.dialer(server.target(Some(t.conn.dst)), sni.as_ref());
         let line = link.send_proxy.map(|v| match v {
             ProxyVersion::V1 => proxy_v1_line(t.conn.src, t.conn.dst),
             ProxyVersion::V2 => proxy_v2_header(Some((t.conn.src, t.conn.dst))),
