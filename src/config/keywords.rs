@@ -200,6 +200,11 @@ pub static TABLE: &[Keyword] = &[
         "global log targets (stdout, stderr, /dev/log, udp syslog)",
     ),
     s(Global, "pidfile", "file receiving the process id"),
+    s(
+        Global,
+        "server-state-file",
+        "file of saved server states (read only by load-server-state-from-file)",
+    ),
     s(Global, "hard-stop-after", "upper bound on a soft stop"),
     s(
         Global,
@@ -316,6 +321,11 @@ pub static TABLE: &[Keyword] = &[
     ),
     s(Proxy, "bind", "listening address with its TLS settings"),
     s(Proxy, "server", "a backend server"),
+    s(
+        Proxy,
+        "server-template",
+        "several identical servers named <prefix><id>",
+    ),
     s(
         Proxy,
         "default-server",

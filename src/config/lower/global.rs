@@ -62,6 +62,13 @@ fn global_line(cx: &mut Lowerer, line: &Line, where_: &str) -> Result<(), Diagno
             cx.global.pidfile = Some(PathBuf::from(&one("a file name")?.text));
             done(2)
         }
+        // Only names the file `load-server-state-from-file` reads, which
+        // portcullis refuses by name: nothing else reads or writes it (the
+        // `show servers state` output is saved by an outside script).
+        "server-state-file" => {
+            one("a file name")?;
+            done(2)
+        }
         "tune.ssl.default-dh-param" => {
             let v = one("a number of bits")?;
             // HAProxy parses with atoi: anything under 1024 (or not a number) is refused.

@@ -857,7 +857,7 @@ fn proxy_line(
             }
             Ok(())
         }
-        "server" | "default-server" => lower_server(cx, p, line, where_),
+        "server" | "default-server" | "server-template" => lower_server(cx, p, line, where_),
         "default_backend" => {
             let b = arg(w, 1, kw, "a backend name")?;
             p.default_backend = Some(b.clone());

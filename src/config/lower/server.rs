@@ -70,6 +70,9 @@ pub(crate) fn lower_server(
         p.default_server = t;
         return Ok(());
     }
+    if kw.text == "server-template" {
+        return lower_template(cx, p, line, where_);
+    }
     let name = arg(w, 1, kw, "a name and an address")?;
     let addr = arg(w, 2, kw, "an address after the server name")?;
     if let Some(prev) = p.server_names.get(&name.text) {
@@ -89,6 +92,69 @@ pub(crate) fn lower_server(
     p.server_names.insert(name.text.clone(), name.span);
     p.servers.push(server);
     Ok(())
+}
+
+/// `server-template <prefix> <n | first-last> <addr>[:port] [options]`:
+/// servers `<prefix><id>` for each id, all alike (HAProxy 2.6's
+/// `_srv_parse_tmpl_init`; their addresses only differ once DNS resolution
+/// assigns them, and a literal address gives identical servers).
+fn lower_template(
+    cx: &mut Lowerer,
+    p: &mut ProxyBuilder,
+    line: &Line,
+    where_: &str,
+) -> Result<(), Diagnostic> {
+    let w = &line.words;
+    let kw = &w[0];
+    let (Some(prefix), Some(range), Some(addr)) = (w.get(1), w.get(2), w.get(3)) else {
+        return Err(Diagnostic::error(
+            "'server-template' expects <prefix> <nb | range> <addr>[:<port>] as arguments",
+        )
+        .at(kw.span)
+        .help("e.g. 'server-template web 1-5 10.0.0.1:80 check'"));
+    };
+    let ids = template_ids(&range.text).ok_or_else(|| {
+        Diagnostic::error(format!(
+            "wrong server-template number or range arg '{}'",
+            range.text
+        ))
+        .at(range.span)
+        .help("give a count from 1 ('5') or a range 'first-last' with 0 < first <= last")
+    })?;
+    let address = server_address(addr)?;
+    let place = format!("'server-template {}/{}'", p.name, prefix.text);
+    let mut t = p.default_server.clone();
+    apply_options(cx, &mut t, &w[4..], &place)?;
+    for id in ids {
+        let name = Word {
+            text: format!("{}{id}", prefix.text),
+            span: prefix.span,
+            quoted: prefix.quoted,
+        };
+        if let Some(prev) = p.server_names.get(&name.text) {
+            let line_no = cx.map.location(*prev).line;
+            return Err(Diagnostic::error(format!(
+                "{where_}, another server named '{}' was already defined at line {line_no}, please use distinct names",
+                name.text
+            ))
+            .at(prefix.span)
+            .help("server names must be unique within a backend"));
+        }
+        let place = format!("'server {}/{}'", p.name, name.text);
+        let server = finish(cx, p, t.clone(), &name, address.clone(), &place)?;
+        p.server_names.insert(name.text.clone(), prefix.span);
+        p.servers.push(server);
+    }
+    Ok(())
+}
+
+/// The ids of a `server-template`: `n` is 1..=n, `a-b` is a..=b (a > 0).
+fn template_ids(text: &str) -> Option<std::ops::RangeInclusive<u32>> {
+    let (first, last) = match text.split_once('-') {
+        Some((a, b)) => (a.parse::<u32>().ok()?, b.parse::<u32>().ok()?),
+        None => (1, text.parse::<u32>().ok()?),
+    };
+    (first > 0 && first <= last).then_some(first..=last)
 }
 
 fn apply_options(

@@ -427,3 +427,24 @@ fn tls_session_tuning_reaches_every_bind() {
     ));
     assert!(r.contains("has no effect"), "{r}");
 }
+
+#[test]
+fn server_template_declares_numbered_servers() {
+    let be = "backend be\n    mode http\n    timeout connect 1s\n    timeout server 1s\n";
+    let ir = valid(&format!(
+        "{be}    server-template web 3 127.0.0.1:9000 check disabled\n    server-template x- 2-4 127.0.0.1:9001 weight 7\n"
+    ));
+    let servers = &ir.backends[0].servers;
+    let names: Vec<&str> = servers.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["web1", "web2", "web3", "x-2", "x-3", "x-4"]);
+    assert!(servers[..3].iter().all(|s| s.disabled && s.check.is_some()));
+    assert!(servers[3..].iter().all(|s| s.weight == 7));
+    invalid(
+        &format!("{be}    server-template web 3-1 127.0.0.1:9000\n"),
+        "wrong server-template number or range arg '3-1'",
+    );
+    invalid(
+        &format!("{be}    server-template web 2 127.0.0.1:9000\n    server web2 127.0.0.1:1\n"),
+        "another server named 'web2' was already defined",
+    );
+}
