@@ -830,6 +830,21 @@ pub static TABLE: &[Keyword] = &[
     ),
     s(
         Server,
+        "send-proxy-v2-ssl",
+        "send-proxy-v2 with the TLS TLV (proxy-v2-options ssl)",
+    ),
+    s(
+        Server,
+        "send-proxy-v2-ssl-cn",
+        "send-proxy-v2 with the TLS TLV and the client certificate's CN",
+    ),
+    s(
+        Server,
+        "proxy-v2-options",
+        "TLVs of the v2 header: ssl, cert-cn, ssl-cipher, cert-sig, cert-key, authority, crc32c, unique-id",
+    ),
+    s(
+        Server,
         "no-ssl-reuse",
         "no TLS session resumption to the server",
     ),

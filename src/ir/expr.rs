@@ -257,6 +257,12 @@ pub enum Fetch {
     FcErrStr,
     /// `ssl_fc_err_str`: OpenSSL's error string of `ssl_fc_err`.
     SslFcErrStr,
+    /// `fc_rcvd_proxy`: the connection opened with a PROXY header.
+    FcRcvdProxy,
+    /// `fc_pp_authority`: the AUTHORITY TLV of that header.
+    FcPpAuthority,
+    /// `fc_pp_unique_id`: the UNIQUE_ID TLV of that header.
+    FcPpUniqueId,
     /// `ssl_c_used`: a client certificate is attached to the session (also
     /// on resumed sessions).
     SslCUsed,
@@ -384,6 +390,8 @@ impl Fetch {
             Fetch::SslFcSni | Fetch::SslFcProtocol | Fetch::SslFcCipher | Fetch::SslFcAlpn => Str,
             Fetch::SslFcErr | Fetch::FcErr => Int,
             Fetch::FcErrStr | Fetch::SslFcErrStr => Str,
+            Fetch::FcRcvdProxy => Bool,
+            Fetch::FcPpAuthority | Fetch::FcPpUniqueId => Str,
             Fetch::SslCUsed => Bool,
             Fetch::SslCVerify | Fetch::SslCErr | Fetch::SslCCaErr | Fetch::SslCCaErrDepth => Int,
             Fetch::SslCChainDer | Fetch::SslSChainDer => Bin,

@@ -765,6 +765,9 @@ pub struct Server {
     /// `send-proxy` / `send-proxy-v2`: a PROXY protocol header opens every
     /// server connection.
     pub send_proxy: Option<ProxyVersion>,
+    /// `proxy-v2-options` (and `send-proxy-v2-ssl[-cn]`): the TLVs a v2
+    /// header carries.
+    pub proxy_v2: ProxyV2Options,
     /// `pool-max-conn` / `pool-purge-delay`: the server's idle connections.
     pub pool: ServerPool,
     pub check: Option<Box<ServerCheck>>,
@@ -794,6 +797,28 @@ pub enum HttpReuse {
     Safe,
     Aggressive,
     Always,
+}
+
+/// What a PROXY v2 header tells the server besides the addresses (the
+/// client's ALPN is always sent, as HAProxy does).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ProxyV2Options {
+    /// `ssl`: the TLS TLV (client flags, verify result, version).
+    pub ssl: bool,
+    /// `cert-cn`: the client certificate's CN, inside the TLS TLV.
+    pub cert_cn: bool,
+    /// `ssl-cipher`: the cipher name, inside the TLS TLV.
+    pub ssl_cipher: bool,
+    /// `cert-sig`: the certificate's signature algorithm.
+    pub cert_sig: bool,
+    /// `cert-key`: the certificate's key algorithm and size.
+    pub cert_key: bool,
+    /// `authority`: the SNI the client sent.
+    pub authority: bool,
+    /// `crc32c`: a checksum of the header.
+    pub crc32c: bool,
+    /// `unique-id`: the stream's unique ID (`unique-id-format`).
+    pub unique_id: bool,
 }
 
 /// PROXY protocol version sent to a server.

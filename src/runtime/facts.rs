@@ -26,9 +26,21 @@ pub struct ConnFacts {
     pub tls: Option<Arc<TlsFacts>>,
     /// When the connection was accepted.
     pub accept_date: SystemTime,
+    /// The PROXY protocol header the connection opened with, if any
+    /// (`fc_rcvd_proxy`, `fc_pp_*`).
+    pub proxy_header: Option<Arc<ProxyHeaderFacts>>,
     /// HAProxy's connection-level error code (`fc_err`): 0 on a connection
     /// that was established; set only for the error log of one that failed.
     pub conn_error: i64,
+}
+
+/// What a received PROXY v2 header carried besides the addresses.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProxyHeaderFacts {
+    /// The AUTHORITY TLV (`fc_pp_authority`).
+    pub authority: Option<bytes::Bytes>,
+    /// The UNIQUE_ID TLV (`fc_pp_unique_id`).
+    pub unique_id: Option<bytes::Bytes>,
 }
 
 /// The TLS session of the client connection, as the `ssl_fc_*` / `ssl_c_*` /

@@ -27,6 +27,7 @@ pub mod logbody;
 pub mod persist;
 pub mod privileges;
 pub mod proxyproto;
+pub mod proxytlv;
 pub mod serve;
 mod stats_page;
 pub mod stick;

@@ -9,6 +9,8 @@
 //! the connection's own addresses; anything that is not a valid header
 //! closes the connection, as HAProxy does.
 
+use super::facts::ProxyHeaderFacts;
+use super::proxytlv::{self, TlvError};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use tokio::io::{AsyncRead, AsyncReadExt};
 
@@ -28,13 +30,20 @@ pub enum ProxyHeaderError {
     BadV1,
     #[error("malformed PROXY v2 header")]
     BadV2,
+    #[error(transparent)]
+    Tlv(#[from] TlvError),
 }
 
-/// Reads one PROXY header from `r`: `Some((src, dst))` for a proxied TCP
-/// connection, `None` when the header says to keep the real addresses.
-pub async fn read_header<R: AsyncRead + Unpin>(
-    r: &mut R,
-) -> Result<Option<(SocketAddr, SocketAddr)>, ProxyHeaderError> {
+/// A received header: the client's addresses (`None`: keep the
+/// connection's own) and what its TLVs said.
+#[derive(Debug, Default)]
+pub struct Received {
+    pub addrs: Option<(SocketAddr, SocketAddr)>,
+    pub facts: ProxyHeaderFacts,
+}
+
+/// Reads one PROXY header from `r`.
+pub async fn read_header<R: AsyncRead + Unpin>(r: &mut R) -> Result<Received, ProxyHeaderError> {
     let mut head = [0u8; 8];
     r.read_exact(&mut head).await?;
     if head.starts_with(b"PROXY ") {
@@ -45,7 +54,10 @@ pub async fn read_header<R: AsyncRead + Unpin>(
             }
             line.push(r.read_u8().await?);
         }
-        return parse_v1(&line);
+        return Ok(Received {
+            addrs: parse_v1(&line)?,
+            facts: ProxyHeaderFacts::default(),
+        });
     }
     if head[..] != V2_SIGNATURE[..8] {
         return Err(ProxyHeaderError::NotProxy);
@@ -56,9 +68,23 @@ pub async fn read_header<R: AsyncRead + Unpin>(
         return Err(ProxyHeaderError::NotProxy);
     }
     let len = u16::from_be_bytes([rest[6], rest[7]]) as usize;
-    let mut body = vec![0u8; len];
-    r.read_exact(&mut body).await?;
-    parse_v2(rest[4], rest[5], &body)
+    let mut header = Vec::with_capacity(16 + len);
+    header.extend_from_slice(&head);
+    header.extend_from_slice(&rest);
+    header.resize(16 + len, 0);
+    r.read_exact(&mut header[16..]).await?;
+    let addrs = parse_v2(rest[4], rest[5], &header[16..])?;
+    // TLVs follow the addresses of a PROXY command over TCP/IP only.
+    let tlv_start = match (rest[4] & 0x0F, rest[5]) {
+        (1, 0x11) => Some(16 + 12),
+        (1, 0x21) => Some(16 + 36),
+        _ => None,
+    };
+    let facts = match tlv_start {
+        Some(start) => proxytlv::parse(&header, start)?,
+        None => ProxyHeaderFacts::default(),
+    };
+    Ok(Received { addrs, facts })
 }
 
 /// `PROXY TCP4|TCP6 src dst sport dport\r\n` or `PROXY UNKNOWN…\r\n`.
@@ -151,14 +177,17 @@ mod tests {
 
     async fn read(bytes: &[u8]) -> (Result<Option<(SocketAddr, SocketAddr)>, String>, Vec<u8>) {
         let mut r: &[u8] = bytes;
-        let out = read_header(&mut r).await.map_err(|e| e.to_string());
+        let out = read_header(&mut r)
+            .await
+            .map(|h| h.addrs)
+            .map_err(|e| e.to_string());
         (out, r.to_vec())
     }
 
     #[tokio::test]
     async fn v1_and_v2_headers_round_trip_and_leave_the_payload() {
         let (s, d) = (addr("192.0.2.1:56324"), addr("198.51.100.7:443"));
-        for header in [proxy_v1_line(s, d), proxy_v2_header(Some((s, d)))] {
+        for header in [proxy_v1_line(s, d), proxy_v2_header(Some((s, d)), &[])] {
             let mut bytes = header.clone();
             bytes.extend_from_slice(b"\x16\x03\x01rest");
             let (out, left) = read(&bytes).await;
@@ -166,7 +195,7 @@ mod tests {
             assert_eq!(left, b"\x16\x03\x01rest");
         }
         let (s6, d6) = (addr("[2001:db8::1]:1000"), addr("[::1]:80"));
-        for header in [proxy_v1_line(s6, d6), proxy_v2_header(Some((s6, d6)))] {
+        for header in [proxy_v1_line(s6, d6), proxy_v2_header(Some((s6, d6)), &[])] {
             assert_eq!(read(&header).await.0.unwrap(), Some((s6, d6)));
         }
     }
@@ -174,7 +203,7 @@ mod tests {
     #[tokio::test]
     async fn local_and_unknown_keep_the_real_addresses() {
         assert_eq!(read(b"PROXY UNKNOWN\r\nGET").await.0.unwrap(), None);
-        assert_eq!(read(&proxy_v2_header(None)).await.0.unwrap(), None);
+        assert_eq!(read(&proxy_v2_header(None, &[])).await.0.unwrap(), None);
     }
 
     #[tokio::test]

@@ -229,6 +229,7 @@ async fn serve_connection(
         tls: None,
         accept_date: SystemTime::now(),
         conn_error: 0,
+        proxy_header: None,
     };
     // `tcp-request connection` rules see only layer-4 facts.
     let auth: &(dyn UserAuth + Sync) = &*generation;
@@ -370,12 +371,14 @@ async fn read_proxy_header(
 ) -> bool {
     let limit = idle.unwrap_or(Duration::from_secs(10));
     match tokio::time::timeout(limit, proxyproto::read_header(stream)).await {
-        Ok(Ok(Some((src, dst)))) => {
-            facts.src = src;
-            facts.dst = dst;
+        Ok(Ok(received)) => {
+            if let Some((src, dst)) = received.addrs {
+                facts.src = src;
+                facts.dst = dst;
+            }
+            facts.proxy_header = Some(Arc::new(received.facts));
             true
         }
-        Ok(Ok(None)) => true,
         Ok(Err(e)) => {
             tracing::info!("{}: {e}", facts.src);
             false

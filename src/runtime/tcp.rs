@@ -199,6 +199,17 @@ async fn session<S>(
     log.backend = be_rt.name.clone();
     log.timers.queue = elapsed_ms(started);
     let content = ctx.content(&buf, true);
+    // The stream's unique ID, for `%ID` and `proxy-v2-options unique-id`.
+    if let Some(format) = &fe.common.unique_id_format {
+        let mut id = Vec::new();
+        let mut t = Txn::new(&facts, &mut vars);
+        t.auth = auth;
+        t.content = Some(&content);
+        t.log = Some(&log);
+        eval::render_log_format(format, eval::LfTarget::Log, &mut t, &mut id);
+        log.unique_id = Some(String::from_utf8_lossy(&id).into_owned());
+        vars.unique_id = Some(Bytes::from(id));
+    }
     let connected = be_rt
         .connect_stream(StreamEnv {
             conn: &facts,

@@ -19,6 +19,7 @@
 use super::balance::{Lb, LbInput};
 use super::eval::{ProcVars, Txn, UserAuth, Vars, eval_sample};
 use super::facts::{BackendTlsFacts, ConnFacts};
+use super::proxytlv;
 use super::upstream_tls::{Dialer, PROXY_UNKNOWN, proxy_v1_line, proxy_v2_header};
 use crate::ir::ProxyVersion;
 use crate::ir::expr::{Fetch, Sample};
@@ -72,6 +73,8 @@ struct Link {
     tls: Option<ServerTlsConfigs>,
     sni: Sni,
     send_proxy: Option<ProxyVersion>,
+    /// `proxy-v2-options`: the TLVs of a v2 header.
+    proxy_v2: ir::ProxyV2Options,
     /// `option http-server-close` / `http-reuse never`: no idle connection
     /// is kept.
     no_reuse: bool,
@@ -237,6 +240,7 @@ impl BackendRt {
                     tls,
                     sni,
                     send_proxy: s.send_proxy,
+                    proxy_v2: s.proxy_v2,
                     no_reuse: no_reuse(be),
                     pool: s.pool,
                     pools: Mutex::new(HashMap::new()),
@@ -384,6 +388,12 @@ impl BackendRt {
     ) -> Attempt {
         let link = &server.link;
         let conn_addrs = env.as_ref().map(|e| (e.conn.src, e.conn.dst));
+        let tlvs = match (link.send_proxy, env.as_ref()) {
+            (Some(ProxyVersion::V2), Some(e)) => {
+                proxytlv::build(&link.proxy_v2, e.conn, e.vars.unique_id.as_deref())
+            }
+            _ => Vec::new(),
+        };
         let sni = match link.sni_value(parts, env) {
             Ok(v) => v,
             Err(value) => {
@@ -400,7 +410,7 @@ impl BackendRt {
             let line = match (version, conn_addrs) {
                 (ProxyVersion::V1, Some((src, dst))) => proxy_v1_line(src, dst),
                 (ProxyVersion::V1, None) => PROXY_UNKNOWN.as_bytes().to_vec(),
-                (ProxyVersion::V2, addrs) => proxy_v2_header(addrs),
+                (ProxyVersion::V2, addrs) => proxy_v2_header(addrs, &tlvs),
             };
             return self
                 .private_exchange(server, addr, &dialer, &line, req, parts)
@@ -708,6 +718,7 @@ fn unknown_client() -> ConnFacts {
         tls: None,
         accept_date: SystemTime::now(),
         conn_error: 0,
+        proxy_header: None,
     }
 }
 

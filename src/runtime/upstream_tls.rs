@@ -252,27 +252,36 @@ pub fn proxy_v1_line(src: SocketAddr, dst: SocketAddr) -> Vec<u8> {
 }
 
 /// The PROXY protocol v2 header (binary): PROXY command with the client's
-/// TCP addresses, or LOCAL when they are unknown or of different families.
-pub fn proxy_v2_header(addrs: Option<(SocketAddr, SocketAddr)>) -> Vec<u8> {
+/// TCP addresses and `tlvs` (see [`super::proxytlv::build`]), or LOCAL
+/// when they are unknown or of different families.
+pub fn proxy_v2_header(addrs: Option<(SocketAddr, SocketAddr)>, tlvs: &[u8]) -> Vec<u8> {
     const SIGNATURE: &[u8; 12] = b"\r\n\r\n\0\r\nQUIT\n";
     let mut out = SIGNATURE.to_vec();
-    match addrs {
-        Some((SocketAddr::V4(s), SocketAddr::V4(d))) => {
-            out.extend_from_slice(&[0x21, 0x11, 0, 12]);
-            out.extend_from_slice(&s.ip().octets());
-            out.extend_from_slice(&d.ip().octets());
-            out.extend_from_slice(&s.port().to_be_bytes());
-            out.extend_from_slice(&d.port().to_be_bytes());
+    let (cmd_fam, ips, ports): (_, Vec<u8>, _) = match addrs {
+        Some((SocketAddr::V4(s), SocketAddr::V4(d))) => (
+            [0x21, 0x11],
+            [s.ip().octets(), d.ip().octets()].concat(),
+            (s.port(), d.port()),
+        ),
+        Some((SocketAddr::V6(s), SocketAddr::V6(d))) => (
+            [0x21, 0x21],
+            [s.ip().octets(), d.ip().octets()].concat(),
+            (s.port(), d.port()),
+        ),
+        _ => {
+            out.extend_from_slice(&[0x20, 0x00, 0, 0]);
+            return out;
         }
-        Some((SocketAddr::V6(s), SocketAddr::V6(d))) => {
-            out.extend_from_slice(&[0x21, 0x21, 0, 36]);
-            out.extend_from_slice(&s.ip().octets());
-            out.extend_from_slice(&d.ip().octets());
-            out.extend_from_slice(&s.port().to_be_bytes());
-            out.extend_from_slice(&d.port().to_be_bytes());
-        }
-        _ => out.extend_from_slice(&[0x20, 0x00, 0, 0]),
-    }
+    };
+    let len = ips.len() + 4 + tlvs.len();
+    out.extend_from_slice(&cmd_fam);
+    out.extend_from_slice(&(len.min(u16::MAX as usize) as u16).to_be_bytes());
+    out.extend_from_slice(&ips);
+    out.extend_from_slice(&ports.0.to_be_bytes());
+    out.extend_from_slice(&ports.1.to_be_bytes());
+    let tlv_start = out.len();
+    out.extend_from_slice(tlvs);
+    super::proxytlv::seal_crc32c(&mut out, tlv_start);
     out
 }
 
@@ -289,14 +298,14 @@ mod tests {
         let b: SocketAddr = "198.51.100.7:443"
             .parse()
             .unwrap_or_else(|_| unreachable!());
-        let h = proxy_v2_header(Some((a, b)));
+        let h = proxy_v2_header(Some((a, b)), &[]);
         assert_eq!(&h[..12], b"\r\n\r\n\0\r\nQUIT\n");
         assert_eq!(&h[12..16], &[0x21, 0x11, 0, 12]);
         assert_eq!(&h[16..20], &[192, 0, 2, 1]);
         assert_eq!(&h[20..24], &[198, 51, 100, 7]);
         assert_eq!(&h[24..28], &[0xDC, 0x04, 0x01, 0xBB]);
         assert_eq!(h.len(), 28);
-        assert_eq!(&proxy_v2_header(None)[12..], &[0x20, 0x00, 0, 0]);
+        assert_eq!(&proxy_v2_header(None, &[])[12..], &[0x20, 0x00, 0, 0]);
     }
 
     #[test]

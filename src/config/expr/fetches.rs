@@ -138,7 +138,10 @@ pub(crate) fn class_of(fetch: &Fetch) -> Class {
         | Fetch::SrcPort
         | Fetch::DstPort
         | Fetch::FcErr
-        | Fetch::FcErrStr => Class::L4Client,
+        | Fetch::FcErrStr
+        | Fetch::FcRcvdProxy
+        | Fetch::FcPpAuthority
+        | Fetch::FcPpUniqueId => Class::L4Client,
         Fetch::SslFc
         | Fetch::SslFcSni
         | Fetch::SslFcHasSni
@@ -249,6 +252,9 @@ specs! {
     "ssl_fc_err" => NONE, 0;
     "fc_err" => NONE, 0;
     "fc_err_str" => NONE, 0;
+    "fc_rcvd_proxy" => NONE, 0;
+    "fc_pp_authority" => NONE, 0;
+    "fc_pp_unique_id" => NONE, 0;
     "ssl_fc_err_str" => NONE, 0;
     "ssl_c_used" => NONE, 0;
     "ssl_c_verify" => NONE, 0;

@@ -43,6 +43,7 @@ pub(crate) struct ServerTemplate {
     maxconn: Option<u32>,
     disabled: bool,
     send_proxy: Option<ir::ProxyVersion>,
+    proxy_v2: ir::ProxyV2Options,
     pool: ir::ServerPool,
     /// `cookie <value>`.
     cookie: Option<String>,
@@ -331,6 +332,35 @@ fn apply_options(
                 };
                 next = i + 1;
             }
+            "send-proxy-v2-ssl" | "send-proxy-v2-ssl-cn" => {
+                t.send_proxy = Some(ir::ProxyVersion::V2);
+                t.proxy_v2.ssl = true;
+                t.proxy_v2.cert_cn |= name == "send-proxy-v2-ssl-cn";
+                next = i + 1;
+            }
+            "proxy-v2-options" => {
+                let list = value()?;
+                for opt in list.text.split(',') {
+                    let o2 = &mut t.proxy_v2;
+                    match opt {
+                        "ssl" => o2.ssl = true,
+                        "cert-cn" => o2.cert_cn = true,
+                        "ssl-cipher" => o2.ssl_cipher = true,
+                        "cert-sig" => o2.cert_sig = true,
+                        "cert-key" => o2.cert_key = true,
+                        "authority" => o2.authority = true,
+                        "crc32c" => o2.crc32c = true,
+                        "unique-id" => o2.unique_id = true,
+                        other => {
+                            return Err(Diagnostic::error(format!(
+                                "{place} : '{other}' : proxy v2 option not implemented"
+                            ))
+                            .at(list.span)
+                            .help("options are ssl, cert-cn, ssl-cipher, cert-sig, cert-key, authority, crc32c and unique-id"));
+                        }
+                    }
+                }
+            }
             _ => {
                 if keywords::lookup(Context::Server, name).is_none() {
                     cx.unknown_keyword(Context::Server, o, place);
@@ -420,6 +450,7 @@ fn finish(
         disabled: t.disabled,
         maxconn: t.maxconn,
         send_proxy: t.send_proxy,
+        proxy_v2: t.proxy_v2,
         pool: t.pool,
         check,
         tls,

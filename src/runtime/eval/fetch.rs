@@ -199,6 +199,19 @@ fn fetch_one(f: &Fetch, t: &mut Txn) -> Option<Value> {
         // 0 on a connection that reaches rule or log evaluation; the error
         // log of a failed one carries its code.
         Fetch::FcErr => Some(Value::Int(t.conn.conn_error)),
+        Fetch::FcRcvdProxy => Some(Value::Bool(t.conn.proxy_header.is_some())),
+        Fetch::FcPpAuthority => t
+            .conn
+            .proxy_header
+            .as_ref()
+            .and_then(|h| h.authority.clone())
+            .map(Value::Str),
+        Fetch::FcPpUniqueId => t
+            .conn
+            .proxy_header
+            .as_ref()
+            .and_then(|h| h.unique_id.clone())
+            .map(Value::Str),
         Fetch::FcErrStr => text(crate::tls::errors::fc_err_str(t.conn.conn_error)?),
         Fetch::SslCUsed => Some(Value::Bool(tls?.client.is_some())),
         Fetch::SslCVerify => Some(Value::Int(tls?.verify_result)),

@@ -70,6 +70,7 @@ pub(super) fn conn(tls: Option<TlsFacts>) -> ConnFacts {
         tls: tls.map(Arc::new),
         accept_date: accept_date(),
         conn_error: 0,
+        proxy_header: None,
     }
 }
 

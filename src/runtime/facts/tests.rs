@@ -212,6 +212,7 @@ fn log_facts_start_empty() {
         tls: None,
         accept_date: SystemTime::UNIX_EPOCH,
         conn_error: 0,
+        proxy_header: None,
     };
     let l = LogFacts::new(&conn);
     assert_eq!(&*l.backend, "fe");

@@ -138,7 +138,7 @@ async fn connect(
     if let Some(v) = target.send_proxy {
         let line = match v {
             ProxyVersion::V1 => PROXY_UNKNOWN.as_bytes().to_vec(),
-            ProxyVersion::V2 => proxy_v2_header(None),
+            ProxyVersion::V2 => proxy_v2_header(None, &[]),
         };
         if let Err(e) = tcp.write_all(&line).await {
             return Err(Outcome::fail(Status::SockErr, errno_text(&e)));

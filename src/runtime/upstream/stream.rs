@@ -139,7 +139,14 @@ impl BackendRt {
         let dialer = link.dialer(server.target(Some(t.conn.dst)), sni.as_ref());
         let line = link.send_proxy.map(|v| match v {
             ProxyVersion::V1 => proxy_v1_line(t.conn.src, t.conn.dst),
-            ProxyVersion::V2 => proxy_v2_header(Some((t.conn.src, t.conn.dst))),
+            ProxyVersion::V2 => {
+                let tlvs = crate::runtime::proxytlv::build(
+                    &link.proxy_v2,
+                    t.conn,
+                    t.vars.unique_id.as_deref(),
+                );
+                proxy_v2_header(Some((t.conn.src, t.conn.dst)), &tlvs)
+            }
         });
         match dialer.dial(line.as_deref()).await {
             Ok(io) => Some(io),
