@@ -596,6 +596,11 @@ pub static TABLE: &[Keyword] = &[
     s(Proxy, "monitor-uri", "URI answered 200 by the proxy itself"),
     s(
         Proxy,
+        "filter trace",
+        "trace each stream's steps on standard error (debugging)",
+    ),
+    s(
+        Proxy,
         "monitor fail",
         "condition making the monitor-uri answer 503",
     ),

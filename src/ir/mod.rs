@@ -267,6 +267,8 @@ pub struct ProxyCommon {
     pub unique_id_format: Option<LogFormat>,
     /// `unique-id-header`: the request header carrying that ID to servers.
     pub unique_id_header: Option<String>,
+    /// `filter trace` lines, in declaration order.
+    pub trace_filters: Vec<TraceFilter>,
     /// `errorfile <code> <file>`: raw HTTP responses, read at check time.
     pub errorfiles: Vec<ErrorFile>,
     pub stats: Option<Stats>,
@@ -797,6 +799,16 @@ pub enum HttpReuse {
     Safe,
     Aggressive,
     Always,
+}
+
+/// `filter trace [name <name>] [quiet] [random-forwarding] [hexdump]`:
+/// a debugging trace of each stream's steps on standard error.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TraceFilter {
+    /// Shown in every line; HAProxy's default is `TRACE`.
+    pub name: String,
+    /// `quiet`: the filter is there but prints nothing.
+    pub quiet: bool,
 }
 
 /// What a PROXY v2 header tells the server besides the addresses (the

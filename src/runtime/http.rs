@@ -107,6 +107,62 @@ enum Verdict {
     Reject,
 }
 
+/// `filter trace`: the steps of a stream up to its response head (its end
+/// is traced with its log line).
+fn trace_stream(
+    generation: &Generation,
+    frontend: usize,
+    chosen: Option<usize>,
+    stream: u64,
+    req: &http::request::Parts,
+    res: &http::response::Parts,
+) {
+    use super::tracefilter::{active, event, head_lines};
+    let filters = active(&generation.config, frontend, chosen);
+    if filters.is_empty() {
+        return;
+    }
+    let fe = &generation.config.frontends[frontend].common.name;
+    event(
+        &filters,
+        stream,
+        "trace_attach",
+        &[format!("filter-type=frontend ({fe})")],
+    );
+    event(&filters, stream, "trace_stream_start", &[]);
+    if let Some(be) = chosen.and_then(|b| generation.config.backends.get(b)) {
+        event(
+            &filters,
+            stream,
+            "trace_stream_set_backend",
+            &[format!("backend={}", be.common.name)],
+        );
+    }
+    let request_line = format!(
+        "channel=REQUEST    - mode=HTTP\t{} {} {:?}",
+        req.method,
+        req.uri.path_and_query().map_or("/", |p| p.as_str()),
+        req.version
+    );
+    event(
+        &filters,
+        stream,
+        "trace_http_headers",
+        &head_lines(request_line, &req.headers),
+    );
+    let status_line = format!(
+        "channel=RESPONSE   - mode=HTTP\tHTTP/1.1 {} {}",
+        res.status.as_u16(),
+        res.status.canonical_reason().unwrap_or("")
+    );
+    event(
+        &filters,
+        stream,
+        "trace_http_headers",
+        &head_lines(status_line, &res.headers),
+    );
+}
+
 /// What the pipeline decided about a request besides its answer: the
 /// backend it chose, and the connection facts as rules left them.
 struct Routed {
@@ -218,6 +274,14 @@ pub async fn handle(
         &mut res_parts,
         &mut vars,
         caps,
+    );
+    trace_stream(
+        &generation,
+        ctx.frontend,
+        chosen,
+        request_id,
+        &parts,
+        &res_parts,
     );
     log.status = res_parts.status.as_u16() as i64;
     if res_parts.status.is_client_error()

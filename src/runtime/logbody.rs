@@ -35,6 +35,15 @@ impl PendingLog {
         self.log.bytes_final = complete;
         self.log.timers.close = self.started.elapsed().as_millis() as i64;
         let fe = &self.generation.config.frontends[self.frontend];
+        let config = &self.generation.config;
+        let chosen = config
+            .backends
+            .iter()
+            .position(|b| b.common.name == *self.log.backend);
+        let traced = super::tracefilter::active(config, self.frontend, chosen);
+        let stream = self.log.counters.request_id;
+        super::tracefilter::event(&traced, stream, "trace_stream_stop", &[]);
+        super::tracefilter::event(&traced, stream, "trace_detach", &[]);
         let mut txn = Txn::new(&self.facts, &mut self.vars);
         txn.req = Some(&self.request);
         txn.log = Some(&self.log);

@@ -34,6 +34,7 @@ pub mod stick;
 mod stickrules;
 pub mod tcp;
 pub mod tcprules;
+pub mod tracefilter;
 pub mod upstream;
 pub mod upstream_tls;
 

@@ -61,6 +61,7 @@ pub(crate) struct ProxyBuilder {
     pub compression: Option<ir::Compression>,
     pub unique_id_format: Option<LogFormat>,
     pub unique_id_header: Option<String>,
+    pub trace_filters: Vec<ir::TraceFilter>,
     pub errorfiles: Vec<ErrorFile>,
     pub stats: StatsBuilder,
     pub binds: Vec<ir::Bind>,
@@ -148,6 +149,7 @@ impl ProxyBuilder {
             compression: None,
             unique_id_format: None,
             unique_id_header: None,
+            trace_filters: Vec::new(),
             errorfiles: Vec::new(),
             stats: StatsBuilder::default(),
             binds: Vec::new(),
@@ -662,6 +664,7 @@ fn split_builder(p: ProxyBuilder) -> (ProxyCommon, BuilderRest) {
         compression: p.compression,
         unique_id_format: p.unique_id_format,
         unique_id_header: p.unique_id_header,
+        trace_filters: p.trace_filters,
         errorfiles: p.errorfiles,
         stats,
     };
@@ -782,7 +785,7 @@ fn proxy_line(
     // Multi-word keywords are looked up with their second word.
     let full = match name {
         "timeout" | "option" | "stats" | "http-check" | "tcp-check" | "tcp-request" | "capture"
-        | "monitor" => match w.get(1) {
+        | "monitor" | "filter" => match w.get(1) {
             Some(second) => format!("{name} {}", second.text),
             None => name.to_string(),
         },
@@ -1081,6 +1084,61 @@ fn proxy_line(
             }
             p.unique_id_header = Some(h.text.clone());
             extra_words(line, 2, "unique-id-header").map_or(Ok(()), Err)
+        }
+        "filter" => {
+            let kind = arg(w, 1, kw, "a filter type")?;
+            match kind.text.as_str() {
+                "trace" => {}
+                "compression" | "cache" | "spoe" | "fcgi-app" | "bwlim-in" | "bwlim-out" => {
+                    return Err(Diagnostic::error(format!(
+                        "filter '{}' is not supported by portcullis (in {where_})",
+                        kind.text
+                    ))
+                    .at(kind.span)
+                    .help("'compression' works without an explicit filter line; 'filter trace' is supported"));
+                }
+                other => {
+                    return Err(Diagnostic::error(format!(
+                        "'filter' : unknown filter '{other}'"
+                    ))
+                    .at(kind.span)
+                    .help("HAProxy 2.6's filters are trace, compression, cache, spoe, fcgi-app, bwlim-in and bwlim-out"));
+                }
+            }
+            let mut filter = ir::TraceFilter {
+                name: "TRACE".to_string(),
+                quiet: false,
+            };
+            let mut i = 2;
+            while let Some(o) = w.get(i) {
+                match o.text.as_str() {
+                    "name" => {
+                        filter.name = arg(w, i + 1, o, "a name")?.text.clone();
+                        i += 1;
+                    }
+                    "quiet" => filter.quiet = true,
+                    "random-parsing" | "random-forwarding" | "hexdump" => {
+                        cx.diags.push(
+                            Diagnostic::warning(format!(
+                                "'filter trace {}' has no effect in {where_}: portcullis traces the steps of each stream (headers, backend, end), not HAProxy's internal buffering of the payload",
+                                o.text
+                            ))
+                            .at(o.span)
+                            .help("remove it"),
+                        );
+                    }
+                    other => {
+                        return Err(Diagnostic::error(format!(
+                            "'filter trace' : unknown argument '{other}'"
+                        ))
+                        .at(o.span)
+                        .help("arguments are name <name>, quiet, random-forwarding and hexdump"));
+                    }
+                }
+                i += 1;
+            }
+            p.trace_filters.push(filter);
+            Ok(())
         }
         "error-log-format" => {
             let f = arg(w, 1, kw, "a log-format string")?;
