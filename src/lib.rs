@@ -14,6 +14,7 @@
 pub mod config;
 pub mod diag;
 pub mod ir;
+pub mod lua;
 pub mod runtime;
 pub mod tls;
 

@@ -306,6 +306,51 @@ pub static TABLE: &[Keyword] = &[
         "ssl-dh-param-file",
         "PEM DH parameters (PKCS#3) of DHE suites for certificates that carry none",
     ),
+    s(
+        Global,
+        "lua-load",
+        "run a Lua script in the shared state (it registers fetches, converters, actions, services)",
+    ),
+    s(
+        Global,
+        "lua-load-per-thread",
+        "run a Lua script in a state of its own for each worker thread",
+    ),
+    s(
+        Global,
+        "lua-prepend-path",
+        "put a pattern in front of Lua's package.path (or package.cpath)",
+    ),
+    s(
+        Global,
+        "tune.lua.forced-yield",
+        "Lua instructions between two checks of a call's timeout (default 10000)",
+    ),
+    s(
+        Global,
+        "tune.lua.maxmem",
+        "memory each Lua state may use, in MB (default 0: no limit)",
+    ),
+    s(
+        Global,
+        "tune.lua.session-timeout",
+        "Lua run time allowed to one fetch, converter or action call (default 4s)",
+    ),
+    s(
+        Global,
+        "tune.lua.service-timeout",
+        "Lua run time allowed to one service call (default 4s)",
+    ),
+    s(
+        Global,
+        "tune.lua.task-timeout",
+        "Lua run time allowed to a core.register_init function (default none)",
+    ),
+    s(
+        Global,
+        "tune.idle-pool.shared",
+        "accepted with a warning: idle server connections are always shared by all threads",
+    ),
     // proxies
     s(Proxy, "mode", "http or tcp"),
     s(
@@ -952,6 +997,11 @@ pub static TABLE: &[Keyword] = &[
         HttpRequest,
         "set-dst-port",
         "rewrite the connection's destination port",
+    ),
+    s(
+        HttpRequest,
+        "use-service",
+        "answer with a Lua service: use-service lua.<name>",
     ),
     // http-response actions
     s(HttpResponse, "allow", "stop evaluating response rules"),

@@ -226,6 +226,12 @@ impl HttpMethod {
 /// Every fetch portcullis supports, with validated arguments.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub enum Fetch {
+    /// `lua.<name>(args…)`: a function a script registered with
+    /// `core.register_fetches`; its arguments are strings.
+    Lua {
+        name: String,
+        args: Vec<String>,
+    },
     // Constants.
     AlwaysTrue,
     AlwaysFalse,
@@ -378,7 +384,8 @@ impl Fetch {
         use SampleType::*;
         match self {
             Fetch::AlwaysTrue | Fetch::AlwaysFalse | Fetch::ConstBool(_) => Bool,
-            Fetch::ConstStr(_) => Str,
+            // HAProxy declares Lua fetches as strings (they may return any type).
+            Fetch::ConstStr(_) | Fetch::Lua { .. } => Str,
             Fetch::ConstInt(_) => Int,
             Fetch::ConstBin(_) => Bin,
             Fetch::ConstIpv4(_) => Ipv4,
@@ -578,6 +585,11 @@ pub enum Conv {
     /// `map`, `map_<match>`, `map_<match>_<output>`: looks the sample up in
     /// a map file (shared: one file may back many converters).
     Map(std::sync::Arc<MapConv>),
+    /// `lua.<name>(args…)`: a `core.register_converters` function (str → str).
+    Lua {
+        name: String,
+        args: Vec<String>,
+    },
 }
 
 impl Conv {
@@ -595,7 +607,8 @@ impl Conv {
             | Conv::Json(_)
             | Conv::UrlDec { .. }
             | Conv::Length
-            | Conv::Concat { .. } => Str,
+            | Conv::Concat { .. }
+            | Conv::Lua { .. } => Str,
             Conv::Ltime { .. } | Conv::Utime { .. } => Int,
             Conv::IpMask { .. } => Addr,
             Conv::SetVar { .. } => Any,
@@ -617,6 +630,7 @@ impl Conv {
             | Conv::Json(_)
             | Conv::UrlDec { .. }
             | Conv::Concat { .. }
+            | Conv::Lua { .. }
             | Conv::Ltime { .. }
             | Conv::Utime { .. } => Str,
             Conv::Strcmp(_) | Conv::Length => Int,

@@ -8,6 +8,7 @@
 //! stats page can point back at the configuration.
 
 pub mod expr;
+pub mod lua;
 pub mod persist;
 pub mod stick;
 
@@ -52,6 +53,8 @@ impl Global {
 /// Process-wide settings (`global`).
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Global {
+    /// `lua-load`, `lua-load-per-thread`, `lua-prepend-path`, `tune.lua.*`.
+    pub lua: lua::LuaConfig,
     /// Worker threads (`nbthread`); `None` = one per CPU, as HAProxy.
     pub nbthread: Option<u32>,
     /// `cpu-map`: the CPUs each worker thread (numbered from 1) may run on;
@@ -994,6 +997,13 @@ pub enum HttpAction {
     /// `reject`: close the connection (or reset the HTTP/2 stream) without
     /// an answer.
     Reject,
+    /// `lua.<name> [args]`: a `core.register_action` function.
+    Lua {
+        name: String,
+        args: Vec<String>,
+    },
+    /// `use-service lua.<name>`: a `core.register_service` HTTP applet answers.
+    UseService(String),
 }
 
 /// Which address of the connection a `set-src|dst[-port]` rule rewrites.

@@ -77,7 +77,13 @@ fn proxy_rules(
             }
             // Lowering admits no other action here.
             // Request-only steps: check refuses them in after-response rules.
-            Step::Reply(_) | Step::Uri(_) | Step::SetAddr(..) | Step::Reject | Step::Nothing => {}
+            Step::Reply(_)
+            | Step::Uri(_)
+            | Step::SetAddr(..)
+            | Step::Reject
+            | Step::Lua(..)
+            | Step::Service(_)
+            | Step::Nothing => {}
         }
     }
 }

@@ -32,6 +32,8 @@ pub struct ConnFacts {
     /// HAProxy's connection-level error code (`fc_err`): 0 on a connection
     /// that was established; set only for the error log of one that failed.
     pub conn_error: i64,
+    /// The Generation's Lua states, for `lua.<name>` fetches and converters.
+    pub lua: Option<Arc<crate::lua::LuaRuntime>>,
 }
 
 /// What a received PROXY v2 header carried besides the addresses.

@@ -32,6 +32,8 @@ pub struct Generation {
     pub stick_tables: crate::runtime::stick::Tables,
     /// Requests received so far, numbering them for `%rt`.
     pub requests: std::sync::atomic::AtomicU64,
+    /// The Lua states (`lua-load`, `lua-load-per-thread`), when scripts are loaded.
+    pub lua: Option<Arc<crate::lua::LuaRuntime>>,
 }
 
 /// Why a Generation could not be built from a valid IR.
@@ -47,6 +49,8 @@ pub enum BuildError {
         "frontend '{frontend}' is in mode tcp and switches to backend '{backend}' in mode http: upgrading a TCP stream to HTTP is not supported by portcullis (put both in the same mode)"
     )]
     TcpToHttp { frontend: String, backend: String },
+    #[error(transparent)]
+    Lua(#[from] crate::lua::LuaError),
     #[error("frontend '{frontend}', bind '{bind}' ({origin}): {source}")]
     Tls {
         frontend: String,
@@ -114,7 +118,14 @@ impl Generation {
                     .or_insert_with(|| crate::runtime::stick::Table::new(t.clone()));
             }
         }
+        // One Lua state per worker thread, as many as `run` starts.
+        let threads = config.global.nbthread.map_or_else(
+            || std::thread::available_parallelism().map_or(1, |n| n.get()),
+            |n| n as usize,
+        );
+        let lua = crate::lua::LuaRuntime::build(&config.global.lua, threads)?.map(Arc::new);
         Ok(Generation {
+            lua,
             config: Arc::new(config),
             backends,
             proc_vars: ProcVars::new(),
@@ -132,6 +143,10 @@ impl Generation {
     pub fn start_health(&mut self) {
         let specs = std::mem::take(&mut self.checks);
         self.health = health::start(specs);
+        // `core.register_init` functions run once the proxy runs (not at check).
+        if let Some(lua) = &self.lua {
+            lua.run_inits();
+        }
     }
 
     /// The 421 answer for a request whose Host is served under another

@@ -24,6 +24,7 @@ use crate::ir::{
     self, BackendTarget, HeaderMatch, HttpAction, HttpRule, NamedAcl, ProxyCommon, RedirectKind,
     Reply, ReplyBody,
 };
+use crate::lua::ActionOutcome;
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue};
 use http::{HeaderMap, Request, Response, StatusCode, Uri};
@@ -105,6 +106,8 @@ enum Verdict {
     Reply(Response<Bytes>),
     /// `http-request reject`: no answer at all.
     Reject,
+    /// Answer with this Lua service (`use-service lua.<name>`).
+    Service(String),
 }
 
 /// `filter trace`: the steps of a stream up to its response head (its end
@@ -383,6 +386,12 @@ async fn pipeline(
             return Ok(boxed(r));
         }
         Verdict::Reject => return Err(Rejected),
+        Verdict::Service(name) => {
+            log.termination.cause = TermCause::Local;
+            return Ok(boxed(
+                lua_service(&name, facts, auth, parts, body, vars, &log.req_captures).await,
+            ));
+        }
     }
     if let Some(r) = redirect_rules(&fe.common, facts, auth, parts, vars) {
         log.termination.cause = TermCause::Local;
@@ -429,6 +438,13 @@ async fn pipeline(
         let verdict = match verdict {
             Verdict::Reply(r) => Some(r),
             Verdict::Reject => return Err(Rejected),
+            Verdict::Service(name) => {
+                log.termination.cause = TermCause::Local;
+                let caps = log.req_captures.clone();
+                return Ok(boxed(
+                    lua_service(&name, facts, auth, parts, body, vars, &caps).await,
+                ));
+            }
             Verdict::Continue => redirect_rules(&be.common, facts, auth, parts, vars),
         };
         if let Some(r) = verdict {
@@ -552,6 +568,44 @@ async fn pipeline(
     }
 }
 
+/// The most request body a Lua service receives (`applet:receive`).
+const SERVICE_BODY_LIMIT: usize = 16 * 1024 * 1024;
+
+/// `use-service lua.<name>`: reads the request body, then the service
+/// builds the whole answer (500 on a Lua error, as HAProxy).
+async fn lua_service(
+    name: &str,
+    facts: &ConnFacts,
+    auth: &(dyn UserAuth + Sync),
+    parts: &mut http::request::Parts,
+    body: Incoming,
+    vars: &mut Vars,
+    req_captures: &[Option<Vec<u8>>],
+) -> Response<Bytes> {
+    let Some(lua) = facts.lua.clone() else {
+        return default_response(500);
+    };
+    let body = match http_body_util::Limited::new(body, SERVICE_BODY_LIMIT)
+        .collect()
+        .await
+    {
+        Ok(b) => b.to_bytes(),
+        Err(_) => return default_response(400),
+    };
+    let host = crate::lua::HttpHost {
+        conn: facts,
+        vars,
+        auth,
+        captures: Captures {
+            req: req_captures,
+            res: &[],
+        },
+        req: parts,
+        res: None,
+    };
+    lua.service(name, host, body)
+}
+
 /// `capture request|response header`: the last occurrence of each header, cut
 /// to its length (`None` when absent), as `%hr` / `%hs` show them.
 fn capture(captures: &[ir::HeaderCapture], headers: &HeaderMap) -> Vec<Option<Vec<u8>>> {
@@ -645,6 +699,25 @@ fn request_rules(
         match step {
             Step::Stop => return Verdict::Continue,
             Step::Reply(r) => return Verdict::Reply(r),
+            Step::Service(name) => return Verdict::Service(name),
+            Step::Lua(name, args) => {
+                let Some(lua) = facts.lua.clone() else {
+                    continue;
+                };
+                let host = crate::lua::HttpHost {
+                    conn: facts,
+                    vars: &mut *vars,
+                    auth,
+                    captures: caps,
+                    req: &mut *parts,
+                    res: None,
+                };
+                match lua.action(&name, &args, host) {
+                    ActionOutcome::Continue => {}
+                    ActionOutcome::Stop => return Verdict::Continue,
+                    ActionOutcome::Deny => return Verdict::Reply(error_page(common, 403)),
+                }
+            }
             Step::Headers(edit) => edit.apply(&mut parts.headers),
             Step::Uri(uri) => parts.uri = uri,
             Step::SetVar(var, value) => {
@@ -743,6 +816,25 @@ fn response_rules(
         match step {
             Step::Stop => return Verdict::Continue,
             Step::Reply(r) => return Verdict::Reply(r),
+            Step::Lua(name, args) => {
+                let Some(lua) = facts.lua.clone() else {
+                    continue;
+                };
+                let mut req = req.clone();
+                let host = crate::lua::HttpHost {
+                    conn: facts,
+                    vars: &mut *vars,
+                    auth,
+                    captures: caps,
+                    req: &mut req,
+                    res: Some(&mut *res),
+                };
+                match lua.action(&name, &args, host) {
+                    ActionOutcome::Continue => {}
+                    ActionOutcome::Stop => return Verdict::Continue,
+                    ActionOutcome::Deny => return Verdict::Reply(error_page(common, 502)),
+                }
+            }
             Step::Headers(edit) => edit.apply(&mut res.headers),
             Step::Status(code, reason) => set_status(res, code, reason),
             Step::SetVar(var, value) => {
@@ -754,7 +846,7 @@ fn response_rules(
                 vars.unset(&var);
             }
             // Request-only steps: check refuses them in response rules.
-            Step::Uri(_) | Step::SetAddr(..) | Step::Reject | Step::Nothing => {}
+            Step::Uri(_) | Step::SetAddr(..) | Step::Reject | Step::Service(_) | Step::Nothing => {}
         }
     }
     Verdict::Continue
@@ -762,7 +854,7 @@ fn response_rules(
 
 /// `set-status`: the code, and the reason phrase HTTP/1 sends (the
 /// standard one for the code unless a `reason` is given, as HAProxy).
-pub(super) fn set_status(res: &mut http::response::Parts, code: u16, reason: Option<String>) {
+pub(crate) fn set_status(res: &mut http::response::Parts, code: u16, reason: Option<String>) {
     if let Ok(s) = StatusCode::from_u16(code) {
         res.status = s;
     }
@@ -785,6 +877,10 @@ pub(super) enum Step {
     UnsetVar(crate::ir::expr::VarName),
     SetAddr(ir::AddrPart, Option<eval::Value>),
     Reject,
+    /// `lua.<name> [args]`: run with the head editable, after planning.
+    Lua(String, Vec<String>),
+    /// `use-service lua.<name>`.
+    Service(String),
     Nothing,
 }
 
@@ -920,6 +1016,8 @@ pub(super) fn plan(
     req: &http::request::Parts,
 ) -> Step {
     match &rule.action {
+        HttpAction::Lua { name, args } => Step::Lua(name.clone(), args.clone()),
+        HttpAction::UseService(name) => Step::Service(name.clone()),
         HttpAction::Allow => Step::Stop,
         HttpAction::SetHeader { name, value } | HttpAction::AddHeader { name, value } => {
             let Some(hn) = header_name(name) else {

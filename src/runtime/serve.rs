@@ -230,6 +230,7 @@ async fn serve_connection(
         accept_date: SystemTime::now(),
         conn_error: 0,
         proxy_header: None,
+        lua: generation.lua.clone(),
     };
     // `tcp-request connection` rules see only layer-4 facts.
     let auth: &(dyn UserAuth + Sync) = &*generation;

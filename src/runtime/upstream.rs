@@ -719,6 +719,7 @@ fn unknown_client() -> ConnFacts {
         accept_date: SystemTime::now(),
         conn_error: 0,
         proxy_header: None,
+        lua: None,
     }
 }
 

@@ -132,6 +132,7 @@ pub(crate) fn class_of(fetch: &Fetch) -> Class {
         | Fetch::Var { .. }
         | Fetch::Uuid
         | Fetch::Nbsrv(_)
+        | Fetch::Lua { .. }
         | Fetch::Stick { .. } => Class::Const,
         Fetch::Src
         | Fetch::Dst

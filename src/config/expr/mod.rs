@@ -117,6 +117,8 @@ pub struct ExprCtx<'a> {
     pub backends: &'a [String],
     /// This proxy's name (`nbsrv` without argument counts its servers).
     pub proxy: &'a str,
+    /// What the Lua scripts registered (`lua.<name>` fetches and converters).
+    pub lua: &'a crate::ir::lua::LuaNames,
 }
 
 /// Parses one word as a sample expression: `req.hdr(host),field(1,:),lower`.
@@ -377,6 +379,7 @@ pub(crate) mod testutil {
             own_table: None,
             backends: &[],
             proxy: "",
+            lua: &crate::ir::lua::LuaNames::default(),
         };
         f(&ctx)
     }
@@ -450,6 +453,7 @@ mod tests {
             own_table: None,
             backends: &[],
             proxy: "",
+            lua: &crate::ir::lua::LuaNames::default(),
         };
         assert!(parse_log_format(&w, &ctx, &mut diags).is_none());
         let out = render(&map, &diags);

@@ -13,7 +13,9 @@ use super::names::{HAPROXY_ACL_ONLY_KEYWORDS, HAPROXY_CONVERTERS, HAPROXY_FETCHE
 use super::{ExprCtx, ExprError, ExprErrorKind, Stage, converters, stickfetch, sub_span};
 use crate::config::word::Word;
 use crate::diag::{Diagnostic, Diagnostics, did_you_mean};
-use crate::ir::expr::{CertField, Converter, DnSelect, Fetch, HttpDir, Mode, Sample, SampleType};
+use crate::ir::expr::{
+    CertField, Conv, Converter, DnSelect, Fetch, HttpDir, Mode, Sample, SampleType,
+};
 use std::ops::Range;
 
 /// Where an expression sits, which decides how it ends and how its keyword
@@ -102,22 +104,29 @@ pub(crate) fn parse_at(
         None
     };
     let fetch_name = acl_kw.map_or(call.name, |k| k.fetch);
-    let stick = stickfetch::spec(fetch_name);
-    let spec = fetches::spec(fetch_name)
-        .or(stick)
-        .ok_or_else(|| unknown_fetch(&call, site))?;
-    let args = type_args(&call, spec.args, spec.min, "fetch method")?;
-    let dir = if ctx.stage.is_response() {
-        HttpDir::Response
+    let mut fetch = if let Some(lua) = lua_call(&call, &ctx.lua.fetches) {
+        Fetch::Lua {
+            name: lua.0,
+            args: lua.1,
+        }
     } else {
-        HttpDir::Request
+        let stick = stickfetch::spec(fetch_name);
+        let spec = fetches::spec(fetch_name)
+            .or(stick)
+            .ok_or_else(|| unknown_fetch(&call, site))?;
+        let args = type_args(&call, spec.args, spec.min, "fetch method")?;
+        let dir = if ctx.stage.is_response() {
+            HttpDir::Response
+        } else {
+            HttpDir::Request
+        };
+        if stick.is_some() {
+            stickfetch::build(fetch_name, &args, ctx)
+        } else {
+            fetches::build(fetch_name, &args, dir)
+        }
+        .map_err(|(i, msg)| bad_arg(&call, i, msg))?
     };
-    let mut fetch = if stick.is_some() {
-        stickfetch::build(fetch_name, &args, ctx)
-    } else {
-        fetches::build(fetch_name, &args, dir)
-    }
-    .map_err(|(i, msg)| bad_arg(&call, i, msg))?;
     if let Fetch::Nbsrv(proxy) = &mut fetch {
         if proxy.is_empty() {
             if !ctx.backends.iter().any(|b| b == ctx.proxy) {
@@ -177,11 +186,15 @@ pub(crate) fn parse_at(
             )
             .help("remove the trailing ',' or name a converter after it"));
         }
-        let conv_spec =
-            converters::spec(conv_call.name).ok_or_else(|| unknown_converter(&conv_call))?;
-        let conv_args = type_args(&conv_call, conv_spec.args, conv_spec.min, "converter")?;
-        let conv = converters::build(conv_call.name, &conv_args)
-            .map_err(|(i, msg)| bad_arg(&conv_call, i, msg))?;
+        let conv = if let Some((name, args)) = lua_call(&conv_call, &ctx.lua.converters) {
+            Conv::Lua { name, args }
+        } else {
+            let conv_spec =
+                converters::spec(conv_call.name).ok_or_else(|| unknown_converter(&conv_call))?;
+            let conv_args = type_args(&conv_call, conv_spec.args, conv_spec.min, "converter")?;
+            converters::build(conv_call.name, &conv_args)
+                .map_err(|(i, msg)| bad_arg(&conv_call, i, msg))?
+        };
         if !prev_type.can_cast_to(conv.in_type()) {
             return Err(cannot_apply(
                 &conv_call,
@@ -219,13 +232,34 @@ pub(crate) fn parse_at(
     })
 }
 
+/// `lua.<name>(args…)` when a script registered `<name>` in `registered`:
+/// the name and the string arguments (`lua.f()` has none).
+fn lua_call<V>(
+    call: &Call,
+    registered: &std::collections::BTreeMap<String, V>,
+) -> Option<(String, Vec<String>)> {
+    let name = call.name.strip_prefix("lua.")?;
+    registered.get(name)?;
+    let mut args: Vec<String> = call.args.iter().flatten().map(|a| a.text.clone()).collect();
+    if args.len() == 1 && args[0].is_empty() {
+        args.clear();
+    }
+    Some((name.to_string(), args))
+}
+
 fn unknown_fetch(call: &Call, site: Site) -> ExprError {
     let name = call.name;
     let at = call.name_at.clone();
+    if let Some(lua) = name.strip_prefix("lua.") {
+        // HAProxy: "unknown fetch method 'lua.x'" when no script registered it.
+        return ExprError::new(ExprErrorKind::UnknownFetch(name.to_string()), at)
+            .label("no Lua script registered it")
+            .help(format!(
+                "register it in a script loaded by 'lua-load': core.register_fetches(\"{lua}\", function(txn) … end)"
+            ));
+    }
     let acl_only = HAPROXY_ACL_ONLY_KEYWORDS.contains(&name);
-    // `lua.<name>` fetches exist in HAProxy once a Lua script registers them.
-    let lua = name.starts_with("lua.");
-    if HAPROXY_FETCHES.contains(&name) || lua || (acl_only && site == Site::Acl) {
+    if HAPROXY_FETCHES.contains(&name) || (acl_only && site == Site::Acl) {
         return ExprError::new(ExprErrorKind::UnsupportedFetch(name.to_string()), at)
             .label("not supported")
             .help_opt(suggest(name, site).map(|s| format!("supported fetches include '{s}'")));
@@ -257,6 +291,13 @@ fn suggest(name: &str, site: Site) -> Option<&'static str> {
 fn unknown_converter(call: &Call) -> ExprError {
     let name = call.name;
     let at = call.name_at.clone();
+    if let Some(lua) = name.strip_prefix("lua.") {
+        return ExprError::new(ExprErrorKind::UnknownConverter(name.to_string()), at)
+            .label("no Lua script registered it")
+            .help(format!(
+                "register it in a script loaded by 'lua-load': core.register_converters(\"{lua}\", function(s) … end)"
+            ));
+    }
     if HAPROXY_CONVERTERS.contains(&name) {
         return ExprError::new(ExprErrorKind::UnsupportedConverter(name.to_string()), at)
             .label("not supported")

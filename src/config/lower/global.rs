@@ -41,6 +41,32 @@ fn global_line(cx: &mut Lowerer, line: &Line, where_: &str) -> Result<(), Diagno
     let one = |what: &str| -> Result<&Word, Diagnostic> { arg(w, 1, kw, what) };
     let done = |n: usize| extra_words(line, n, &kw.text).map_or(Ok(()), Err);
     match kw.text.as_str() {
+        "lua-load" | "lua-load-per-thread" | "lua-prepend-path" => {
+            super::lua::global_line(cx, line)
+        }
+        "tune.lua.forced-yield"
+        | "tune.lua.maxmem"
+        | "tune.lua.session-timeout"
+        | "tune.lua.service-timeout"
+        | "tune.lua.task-timeout" => super::lua::tune(cx, line),
+        "tune.idle-pool.shared" => {
+            let v = one("'on' or 'off'")?;
+            if v.text != "on" && v.text != "off" {
+                return Err(Diagnostic::error(format!(
+                    "'tune.idle-pool.shared' expects either 'on' or 'off' but got '{}'",
+                    v.text
+                ))
+                .at(v.span));
+            }
+            cx.diags.push(
+                Diagnostic::warning(
+                    "'tune.idle-pool.shared' has no effect: portcullis keeps one pool of idle server connections per server (and SNI), shared by every worker thread (HAProxy's 'on'); there are no per-thread pools to stop sharing",
+                )
+                .at(kw.span)
+                .help("remove the line"),
+            );
+            done(2)
+        }
         "nbthread" => {
             cx.global.nbthread = Some(uint_in(one("a number of threads")?, "nbthread", 1, 4096)?);
             done(2)

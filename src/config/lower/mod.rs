@@ -14,6 +14,7 @@ mod compat;
 mod cpumap;
 mod gencert;
 mod global;
+mod lua;
 mod persist;
 mod proxy;
 mod rules;

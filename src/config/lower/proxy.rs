@@ -93,6 +93,8 @@ pub(crate) struct ProxyBuilder {
     pub persist: ir::persist::Persistence,
     /// Proxies with a backend side (known before lowering, for `nbsrv`).
     pub backend_names: Arc<Vec<String>>,
+    /// What the Lua scripts of the global section registered.
+    pub lua_names: Arc<ir::lua::LuaNames>,
 }
 
 /// `use_backend` before backend names are resolved.
@@ -175,6 +177,7 @@ impl ProxyBuilder {
             table_names: Arc::new(Vec::new()),
             persist: ir::persist::Persistence::default(),
             backend_names: Arc::new(Vec::new()),
+            lua_names: Arc::default(),
         }
     }
 
@@ -203,6 +206,7 @@ impl ProxyBuilder {
             own_table: own.then_some(self.name.as_str()),
             backends: &self.backend_names,
             proxy: &self.name,
+            lua: &self.lua_names,
         }
     }
 
@@ -272,6 +276,7 @@ impl ProxySet {
         p.name = section.name_str().to_string();
         p.table_names = self.table_names.clone();
         p.backend_names = self.backend_names.clone();
+        p.lua_names = cx.global.lua.names.clone();
         p.stick_table = None;
         p.origin = cx.origin(section.span());
         p.span = section.span();

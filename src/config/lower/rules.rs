@@ -80,6 +80,65 @@ fn action_name(w: &Word) -> (&str, Option<&str>) {
     }
 }
 
+/// `http-request lua.<name> [args]` / `http-response lua.<name> [args]`.
+fn lua_action(
+    p: &ProxyBuilder,
+    kind: RuleKind,
+    act: &Word,
+    lua: &str,
+    args: &[Word],
+) -> Result<HttpAction, Diagnostic> {
+    use crate::ir::lua::LuaActionKind;
+    let want = match kind {
+        RuleKind::HttpRequest => LuaActionKind::HttpReq,
+        RuleKind::HttpResponse => LuaActionKind::HttpRes,
+        _ => {
+            return Err(Diagnostic::error(format!(
+                "{} action '{}' is not supported by portcullis",
+                kind.keyword(),
+                act.text
+            ))
+            .at(act.span)
+            .help("Lua actions run in 'http-request' and 'http-response' rules"));
+        }
+    };
+    let Some(def) = p.lua_names.actions.get(lua) else {
+        return Err(
+            Diagnostic::error(format!("unknown {} action '{}'", kind.keyword(), act.text))
+                .at(act.span)
+                .help(format!(
+                    "no script loaded by 'lua-load' registered '{lua}' with core.register_action"
+                )),
+        );
+    };
+    if !def.kinds.contains(&want) {
+        return Err(Diagnostic::error(format!(
+            "Lua action '{lua}' is not registered for '{}' rules",
+            want.name()
+        ))
+        .at(act.span)
+        .help(format!(
+            "add \"{}\" to the list given to core.register_action",
+            want.name()
+        )));
+    }
+    if args.len() != def.nargs {
+        return Err(Diagnostic::error(format!(
+            "'{} {}' expects {} argument{}, got {}",
+            kind.keyword(),
+            act.text,
+            def.nargs,
+            if def.nargs == 1 { "" } else { "s" },
+            args.len()
+        ))
+        .at(act.span));
+    }
+    Ok(HttpAction::Lua {
+        name: lua.to_string(),
+        args: args.iter().map(|a| a.text.clone()).collect(),
+    })
+}
+
 /// Parses the `scope.name` inside `set-var(...)` / `unset-var(...)`.
 pub(crate) fn var_name(w: &Word, text: Option<&str>) -> Result<VarName, Diagnostic> {
     expr::parse_var_name(text.unwrap_or("")).map_err(|e| {
@@ -109,6 +168,14 @@ pub(crate) fn http_rule(
         Some(c) => Some(p.condition(cx, c, &ctx)?),
         None => None,
     };
+    if let Some(lua) = name.strip_prefix("lua.") {
+        let action = lua_action(p, kind, act, lua, args)?;
+        return Ok(HttpRule {
+            action,
+            cond,
+            origin: cx.origin(line.span),
+        });
+    }
     let supported = keywords::lookup(kind.context(), name).is_some();
     if !supported {
         // Name the action without its arguments (`sc-inc-gpc0(0)` → `sc-inc-gpc0`).
@@ -330,6 +397,38 @@ pub(crate) fn http_rule(
         }
         "return" => HttpAction::Return(reply(cx, args, act, 200, &ctx, false)?),
         "redirect" => HttpAction::Redirect(redirect(cx, args, act, &ctx)?),
+        "use-service" => {
+            exactly(1)?;
+            let svc = &args[0];
+            let Some(lua) = svc.text.strip_prefix("lua.") else {
+                return Err(Diagnostic::error(format!(
+                    "'http-request use-service' : unknown service '{}'",
+                    svc.text
+                ))
+                .at(svc.span)
+                .help("portcullis has Lua services only: use-service lua.<name>"));
+            };
+            match p.lua_names.services.get(lua) {
+                Some(def) if def.http => HttpAction::UseService(lua.to_string()),
+                Some(_) => {
+                    return Err(Diagnostic::error(format!(
+                        "'http-request use-service' : Lua service '{lua}' is registered in mode 'tcp'"
+                    ))
+                    .at(svc.span)
+                    .help("register it with core.register_service(name, \"http\", fn)"));
+                }
+                None => {
+                    return Err(Diagnostic::error(format!(
+                        "'http-request use-service' : unknown service '{}'",
+                        svc.text
+                    ))
+                    .at(svc.span)
+                    .help(format!(
+                        "no script loaded by 'lua-load' registered '{lua}' with core.register_service"
+                    )));
+                }
+            }
+        }
         "auth" => {
             let realm = match args {
                 [] => None,
@@ -593,6 +692,14 @@ pub(crate) fn tcp_rule(
     let ctx_text = format!("'{} {name}' rule in {where_}", kind.keyword());
     let exists = |n: &str| p.has_acl(n);
     let ctx = p.expr_ctx(kind.stage(), &ctx_text, &exists);
+    if name.starts_with("lua.") || name == "use-service" {
+        return Err(Diagnostic::error(format!(
+            "{} action '{name}' is not supported by portcullis (in {where_})",
+            kind.keyword()
+        ))
+        .at(act.span)
+        .help("Lua actions and services run in 'http-request' / 'http-response' rules of 'mode http' proxies"));
+    }
     if keywords::lookup(kind.context(), name).is_none() {
         // Name the action without its arguments (`sc-inc-gpc0(0)` → `sc-inc-gpc0`).
         let bare = Word {

@@ -91,8 +91,8 @@ fn unknown_keyword_suggests_and_unsupported_is_named() {
     assert!(r.contains("did you mean 'bind'?"));
     assert!(r.contains("t.cfg:2:5"), "{r}");
     invalid(
-        "global\n    lua-load /x.lua\n",
-        "keyword 'lua-load' is not supported by portcullis",
+        "global\n    wurfl-data-file /x\n",
+        "keyword 'wurfl-data-file' is not supported by portcullis",
     );
     invalid(
         "peers p\n    peer a 127.0.0.1:1\n",

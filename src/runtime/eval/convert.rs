@@ -38,6 +38,10 @@ fn same_type(v: &Value, b: Bytes) -> Value {
 
 fn apply(conv: &Conv, v: Value, t: &mut Txn) -> Option<Value> {
     match conv {
+        Conv::Lua { name, args } => {
+            let lua = t.conn.lua.clone()?;
+            lua.convert(name, args, v, t)
+        }
         Conv::Hex => str_out(hex_upper(v.bytes()?)),
         Conv::Lower => {
             let b = v.bytes()?.to_ascii_lowercase();

@@ -164,6 +164,10 @@ fn text(s: &str) -> Option<Value> {
 fn fetch_one(f: &Fetch, t: &mut Txn) -> Option<Value> {
     let tls = t.conn.tls.as_deref();
     match f {
+        Fetch::Lua { name, args } => {
+            let lua = t.conn.lua.clone()?;
+            lua.fetch(name, args, t)
+        }
         Fetch::Stick { entry, read, table } => {
             crate::runtime::stickrules::fetch(entry, *read, table.as_deref(), t)
         }

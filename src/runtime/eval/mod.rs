@@ -127,6 +127,15 @@ pub fn eval_sample(s: &Sample, t: &mut Txn) -> Option<Value> {
     convert::apply_all(&s.converters, v, t)
 }
 
+/// Applies a converter chain to a value (Lua's `txn.c`).
+pub fn apply_converters(
+    convs: &[crate::ir::expr::Converter],
+    v: Value,
+    t: &mut Txn,
+) -> Option<Value> {
+    convert::apply_all(convs, v, t)
+}
+
 /// Whether an ACL criterion matches: every value of a multi-valued fetch
 /// (each header occurrence) is tried until one matches.
 pub fn eval_acl_term(term: &AclTerm, t: &mut Txn) -> bool {

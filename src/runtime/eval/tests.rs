@@ -71,6 +71,7 @@ pub(super) fn conn(tls: Option<TlsFacts>) -> ConnFacts {
         accept_date: accept_date(),
         conn_error: 0,
         proxy_header: None,
+        lua: None,
     }
 }
 

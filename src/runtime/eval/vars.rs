@@ -68,6 +68,8 @@ pub struct Vars {
     pub request_id: u64,
     /// The transaction is the first of its connection (`http_first_req`).
     pub first_request: bool,
+    /// The transaction's Lua state and private values (`txn:set_priv`).
+    pub lua: crate::lua::TxnSlot,
 }
 
 impl Vars {
@@ -89,6 +91,7 @@ impl Vars {
             unique_id: None,
             request_id: 0,
             first_request: true,
+            lua: crate::lua::TxnSlot::default(),
         }
     }
 
@@ -96,6 +99,7 @@ impl Vars {
     /// are dropped, `sess` and `proc` ones are kept.
     pub fn new_transaction(&mut self) {
         self.unique_id = None;
+        self.lua = crate::lua::TxnSlot::default();
         self.txn.clear();
         self.reqres.clear();
         self.phase = ReqRes::Request;

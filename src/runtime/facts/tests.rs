@@ -213,6 +213,7 @@ fn log_facts_start_empty() {
         accept_date: SystemTime::UNIX_EPOCH,
         conn_error: 0,
         proxy_header: None,
+        lua: None,
     };
     let l = LogFacts::new(&conn);
     assert_eq!(&*l.backend, "fe");
