@@ -35,6 +35,10 @@ enum Command {
         /// loadable by HAProxy.
         #[arg(long)]
         strict_haproxy: bool,
+        /// The local peer's name in `peers` sections (default: the global
+        /// `localpeer`, else the host name), as HAProxy's `-L`.
+        #[arg(short = 'L', value_name = "NAME")]
+        local_peer: Option<String>,
     },
     /// Run the proxy in the foreground (HTTP frontends, TLS termination with
     /// mTLS, forwarding to servers with or without TLS). Stops on SIGINT/SIGTERM.
@@ -49,6 +53,9 @@ enum Command {
         /// Write the serving process's pid to this file (as `pidfile`).
         #[arg(short = 'p', long = "pidfile", value_name = "FILE")]
         pidfile: Option<PathBuf>,
+        /// The local peer's name in `peers` sections, as for `check`.
+        #[arg(short = 'L', value_name = "NAME")]
+        local_peer: Option<String>,
     },
 }
 
@@ -60,12 +67,14 @@ fn main() -> ExitCode {
             quiet,
             dump_ir,
             strict_haproxy,
-        } => check(&files, quiet, dump_ir, strict_haproxy),
+            local_peer,
+        } => check(&files, quiet, dump_ir, strict_haproxy, local_peer),
         Command::Run {
             files,
             daemon,
             pidfile,
-        } => run(&files, daemon, pidfile),
+            local_peer,
+        } => run(&files, daemon, pidfile, local_peer),
     }
 }
 
@@ -91,8 +100,17 @@ fn load(
     (ir, diags)
 }
 
-fn run(paths: &[PathBuf], daemon_flag: bool, pidfile_flag: Option<PathBuf>) -> ExitCode {
-    let (ir, diags) = load(paths, &LowerOptions::default(), false);
+fn run(
+    paths: &[PathBuf],
+    daemon_flag: bool,
+    pidfile_flag: Option<PathBuf>,
+    local_peer: Option<String>,
+) -> ExitCode {
+    let opts = LowerOptions {
+        local_peer,
+        ..LowerOptions::default()
+    };
+    let (ir, diags) = load(paths, &opts, false);
     let Some(ir) = ir else {
         eprintln!(
             "configuration is invalid: {} error(s); not starting",
@@ -203,9 +221,16 @@ async fn wait_for_stop() {
     }
 }
 
-fn check(paths: &[PathBuf], quiet: bool, dump_ir: bool, strict_haproxy: bool) -> ExitCode {
+fn check(
+    paths: &[PathBuf],
+    quiet: bool,
+    dump_ir: bool,
+    strict_haproxy: bool,
+    local_peer: Option<String>,
+) -> ExitCode {
     let opts = LowerOptions {
         strict_haproxy,
+        local_peer,
         ..LowerOptions::default()
     };
     let (ir, diags) = load(paths, &opts, quiet);

@@ -16,6 +16,8 @@ pub enum SectionKind {
     Backend,
     Listen,
     Userlist,
+    /// `peers <name>`: stick-table synchronisation.
+    Peers,
     /// A section HAProxy 2.6 has but portcullis does not support (`peers`,
     /// `resolvers`, …); lowering rejects it by name.
     Unsupported,
@@ -31,6 +33,7 @@ impl SectionKind {
             SectionKind::Backend => "backend",
             SectionKind::Listen => "listen",
             SectionKind::Userlist => "userlist",
+            SectionKind::Peers => "peers",
             SectionKind::Unsupported => "unsupported",
         }
     }

@@ -44,6 +44,8 @@ pub enum Context {
     TcpContent,
     /// A line of a `userlist` section.
     Userlist,
+    /// A line of a `peers` section.
+    Peers,
 }
 
 impl Context {
@@ -62,6 +64,7 @@ impl Context {
             Context::TcpSession => "tcp-request session actions",
             Context::TcpContent => "tcp-request content actions",
             Context::Userlist => "userlist section",
+            Context::Peers => "peers section",
         }
     }
 
@@ -80,6 +83,17 @@ impl Context {
             Context::TcpSession => haproxy26::TCP_REQUEST_SESSION_ACTIONS.to_vec(),
             Context::TcpContent => haproxy26::TCP_REQUEST_CONTENT_ACTIONS.to_vec(),
             Context::Userlist => vec!["user", "group"],
+            Context::Peers => vec![
+                "bind",
+                "default-bind",
+                "default-server",
+                "disabled",
+                "enabled",
+                "log",
+                "peer",
+                "server",
+                "table",
+            ],
         }
     }
 }
@@ -204,6 +218,11 @@ pub static TABLE: &[Keyword] = &[
         Global,
         "server-state-file",
         "file of saved server states (read only by load-server-state-from-file)",
+    ),
+    s(
+        Global,
+        "localpeer",
+        "the local peer's name in peers sections (default: host name)",
     ),
     s(Global, "hard-stop-after", "upper bound on a soft stop"),
     s(
@@ -1169,6 +1188,30 @@ pub static TABLE: &[Keyword] = &[
     // userlist
     s(Userlist, "user", "a user with its password and groups"),
     s(Userlist, "group", "a group with its users"),
+    // peers
+    s(
+        Peers,
+        "bind",
+        "the local peer's listener, with bind options (TLS)",
+    ),
+    s(
+        Peers,
+        "default-server",
+        "connection settings (TLS) of the remote peers",
+    ),
+    s(Peers, "disabled", "turn the section off"),
+    s(Peers, "enabled", "turn the section back on"),
+    s(
+        Peers,
+        "peer",
+        "a peer and its address (the local one listens there)",
+    ),
+    s(
+        Peers,
+        "server",
+        "a remote peer and its address, or the local peer without one",
+    ),
+    s(Peers, "table", "a stick table synchronised by this section"),
 ];
 
 /// The table indexed by (context, name): lowering looks a keyword up for every

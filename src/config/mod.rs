@@ -113,6 +113,30 @@ pub fn build(
 /// reports what the TLS stack refuses (e.g. no cipher suite usable with a
 /// certificate's key) exactly as a start or a reload would.
 fn build_tls(config: &ir::Config, diags: &mut Diagnostics) {
+    for p in &config.peers {
+        for s in &p.remotes {
+            if let Some(tls) = &s.tls {
+                let at = format!("'server {}/{}' at {}", p.name, s.name, s.origin);
+                if let Err(e) = crate::tls::client::ServerTlsConfigs::build(tls, &at) {
+                    diags.push(Diagnostic::error(format!("{at}: {e}")).help(
+                        "the TLS settings of this peer cannot be put together; check its certificate, CA file, ciphers and versions",
+                    ));
+                }
+            }
+        }
+        if let Some(b) = &p.bind
+            && let Some(tls) = &b.tls
+            && let Err(e) = crate::tls::server::BindTlsRuntime::build(tls)
+        {
+            diags.push(
+                Diagnostic::error(format!(
+                    "peers '{}', bind '{}' ({}): {e}",
+                    p.name, b.spec, b.origin
+                ))
+                .help("the TLS settings of this listener cannot be put together"),
+            );
+        }
+    }
     for be in &config.backends {
         for s in &be.servers {
             if let Some(tls) = &s.tls {

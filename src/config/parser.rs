@@ -57,6 +57,7 @@ fn section_header(line: Line, diags: &mut Diagnostics) -> Option<Section> {
         "backend" => SectionKind::Backend,
         "listen" => SectionKind::Listen,
         "userlist" => SectionKind::Userlist,
+        "peers" => SectionKind::Peers,
         _ => SectionKind::Unsupported,
     };
     let mut name = None;

@@ -9,6 +9,7 @@
 
 pub mod expr;
 pub mod lua;
+pub mod peers;
 pub mod persist;
 pub mod stick;
 
@@ -28,6 +29,11 @@ pub struct Config {
     /// Backends and listens, in declaration order.
     pub backends: Vec<Backend>,
     pub userlists: Vec<Userlist>,
+    /// `peers` sections that synchronise stick tables.
+    pub peers: Vec<peers::Peers>,
+    /// Stick tables declared by `table` lines of `peers` sections (named
+    /// `<section>/<table>`).
+    pub peer_tables: Vec<stick::StickTable>,
 }
 
 /// Durations are kept in milliseconds, HAProxy's unit.

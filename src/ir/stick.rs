@@ -21,6 +21,10 @@ pub struct StickTable {
     /// oldest ones.
     pub nopurge: bool,
     pub store: Vec<StoreType>,
+    /// `peers <section>`: the peers section synchronising this table
+    /// (`None` when absent, or when that section is disabled or lacks
+    /// the local peer, as HAProxy drops it then).
+    pub peers: Option<String>,
 }
 
 /// The key type of a table.
@@ -29,7 +33,8 @@ pub enum StickKey {
     Ip,
     Ipv6,
     Integer,
-    /// `string [len N]` (default 32): longer keys are truncated.
+    /// `string [len N]` (default 31, HAProxy's 32 bytes with the NUL):
+    /// longer keys are truncated.
     String {
         len: usize,
     },

@@ -34,6 +34,10 @@ pub struct Generation {
     pub requests: std::sync::atomic::AtomicU64,
     /// The Lua states (`lua-load`, `lua-load-per-thread`), when scripts are loaded.
     pub lua: Option<Arc<crate::lua::LuaRuntime>>,
+    /// The `peers` sections synchronising stick tables.
+    pub peers: Vec<Arc<super::peers::PeersRt>>,
+    /// Their listeners and connectors: aborted when the Generation is dropped.
+    peer_tasks: HealthTasks,
 }
 
 /// Why a Generation could not be built from a valid IR.
@@ -51,6 +55,8 @@ pub enum BuildError {
     TcpToHttp { frontend: String, backend: String },
     #[error(transparent)]
     Lua(#[from] crate::lua::LuaError),
+    #[error(transparent)]
+    Peers(#[from] super::peers::PeersBuildError),
     #[error("frontend '{frontend}', bind '{bind}' ({origin}): {source}")]
     Tls {
         frontend: String,
@@ -124,6 +130,17 @@ impl Generation {
             |n| n as usize,
         );
         let lua = crate::lua::LuaRuntime::build(&config.global.lua, threads)?.map(Arc::new);
+        for t in &config.peer_tables {
+            stick_tables
+                .entry(t.name.clone())
+                .or_insert_with(|| crate::runtime::stick::Table::new(t.clone()));
+        }
+        let stick_tables: crate::runtime::stick::Tables = Arc::new(stick_tables);
+        let peers = config
+            .peers
+            .iter()
+            .map(|p| super::peers::PeersRt::build(p, &stick_tables).map(Arc::new))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Generation {
             lua,
             config: Arc::new(config),
@@ -133,8 +150,10 @@ impl Generation {
             tls,
             checks,
             health: HealthTasks::default(),
-            stick_tables: Arc::new(stick_tables),
+            stick_tables,
             requests: std::sync::atomic::AtomicU64::new(0),
+            peers,
+            peer_tasks: HealthTasks::default(),
         })
     }
 
@@ -147,6 +166,18 @@ impl Generation {
         if let Some(lua) = &self.lua {
             lua.run_inits();
         }
+    }
+
+    /// Binds the peers listeners and starts the peers sessions (inside a
+    /// tokio runtime). They run until the Generation is dropped.
+    pub fn start_peers(&mut self) -> std::io::Result<()> {
+        let mut tasks = Vec::new();
+        for p in &self.peers {
+            let listeners = super::peers::bind(p)?;
+            tasks.extend(p.start(listeners));
+        }
+        self.peer_tasks = HealthTasks::from_handles(tasks);
+        Ok(())
     }
 
     /// The 421 answer for a request whose Host is served under another

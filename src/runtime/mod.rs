@@ -24,6 +24,7 @@ pub mod http;
 pub mod listener;
 pub mod log;
 pub mod logbody;
+pub mod peers;
 pub mod persist;
 pub mod privileges;
 pub mod proxyproto;

@@ -81,6 +81,10 @@ impl Proxy {
     pub async fn start(config: ir::Config, sockets: &mut SocketSet) -> Result<Proxy, StartError> {
         let mut generation = Generation::build(config)?;
         generation.start_health();
+        generation.start_peers().map_err(|source| StartError::Io {
+            frontend: "peers".to_string(),
+            source,
+        })?;
         let config = generation.config.clone();
         let current = Arc::new(ArcSwap::from_pointee(generation));
         let (stop, stop_rx) = watch::channel(false);

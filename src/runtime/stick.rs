@@ -68,6 +68,9 @@ struct Entry {
     expires: Option<u64>,
     /// Last update, for purging the oldest entry of a full table.
     touched: u64,
+    /// The table's update number of the last local change (0: none, the
+    /// entry only holds what peers sent): what the peers protocol pushes.
+    upd: u32,
 }
 
 /// A stick table and its entries.
@@ -76,6 +79,9 @@ pub struct Table {
     pub spec: StickTable,
     epoch: Instant,
     entries: Mutex<HashMap<Key, Entry>>,
+    /// The number of the last local change; peers sessions watch it and push
+    /// the entries changed since what they pushed last.
+    updates: tokio::sync::watch::Sender<u32>,
 }
 
 /// An update to the counters of an entry.
@@ -93,10 +99,16 @@ pub enum Event {
 impl Table {
     /// An empty table.
     pub fn new(spec: StickTable) -> Arc<Table> {
+        // The epoch lies a day back so that rate counters received from
+        // peers, whose period started before this process, stay representable.
+        let now = Instant::now();
         Arc::new(Table {
             spec,
-            epoch: Instant::now(),
+            epoch: now
+                .checked_sub(std::time::Duration::from_secs(86_400))
+                .unwrap_or(now),
             entries: Mutex::new(HashMap::new()),
+            updates: tokio::sync::watch::Sender::new(0),
         })
     }
 
@@ -174,6 +186,20 @@ impl Table {
         }
     }
 
+    /// Gives an entry changed locally the next update number (the caller
+    /// holds the entries lock, which orders the numbers).
+    fn touch_local(&self, e: &mut Entry) {
+        let mut n = 0;
+        self.updates.send_modify(|u| {
+            *u = u.wrapping_add(1);
+            if *u == 0 {
+                *u = 1;
+            }
+            n = *u;
+        });
+        e.upd = n;
+    }
+
     fn apply(&self, e: &mut Entry, now: u64, event: Event) {
         let mut bump = |c: StickCounter, rate: StickCounter| {
             if self.stores(c).is_some() {
@@ -198,6 +224,7 @@ impl Table {
         }
         e.touched = now;
         e.expires = self.spec.expire.map(|x| now + x);
+        self.touch_local(e);
     }
 
     /// Starts tracking `key` (creating the entry): counts the connection
@@ -239,6 +266,7 @@ impl Table {
         if let Some(e) = self.lock().get_mut(key) {
             e.counts.insert(StickCounter::Gpt0, v);
             e.touched = now;
+            self.touch_local(e);
         }
     }
 
@@ -270,6 +298,7 @@ impl Table {
         if clear {
             let old = e.counts.insert(c, 0).unwrap_or(0);
             e.touched = now;
+            self.touch_local(e);
             Some(old)
         } else {
             let which = if c == StickCounter::Gpc0 { 0 } else { 1 };
@@ -288,6 +317,146 @@ impl Table {
             }
             e.touched = now;
             e.expires = self.spec.expire.map(|x| now + x);
+            self.touch_local(e);
+        }
+    }
+}
+
+/// One stored value as the peers protocol carries it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WireValue {
+    /// A counter (`gpc0`, `conn_cnt`…).
+    Count(u64),
+    /// A rate: ms since its current period started, the events of the
+    /// current period and of the previous one.
+    Rate { elapsed: u64, curr: u64, prev: u64 },
+}
+
+/// An entry as sent to peers: its key, its update number, the ms left
+/// before it expires, and a value per stored type (in `store` order).
+#[derive(Clone, Debug)]
+pub struct EntrySnapshot {
+    pub key: Key,
+    pub upd: u32,
+    pub expire_in: u64,
+    pub values: Vec<(StoreType, WireValue)>,
+}
+
+impl Table {
+    /// The number of the last local change, and a receiver woken by the next.
+    pub fn watch_updates(&self) -> tokio::sync::watch::Receiver<u32> {
+        self.updates.subscribe()
+    }
+
+    fn snapshot(&self, key: &Key, e: &Entry, now: u64) -> EntrySnapshot {
+        let values = self
+            .spec
+            .store
+            .iter()
+            .map(|&st| {
+                let c = st.counter();
+                let v = match st.period() {
+                    Some(p) => {
+                        let mut f = e.rates.get(&c).copied().unwrap_or_default();
+                        f.rotate(now, p);
+                        if f.start == 0 {
+                            f.start = now;
+                        }
+                        WireValue::Rate {
+                            elapsed: now.saturating_sub(f.start),
+                            curr: f.curr,
+                            prev: f.prev,
+                        }
+                    }
+                    None => WireValue::Count(e.counts.get(&c).copied().unwrap_or(0)),
+                };
+                (st, v)
+            })
+            .collect();
+        EntrySnapshot {
+            key: key.clone(),
+            upd: e.upd,
+            expire_in: e.expires.map_or(0, |t| t.saturating_sub(now)),
+            values,
+        }
+    }
+
+    /// The entries changed locally after update `after` (up to `upto`), in
+    /// update order, at most `max` of them.
+    pub fn changed_since(&self, after: u32, upto: u32, max: usize) -> Vec<EntrySnapshot> {
+        let now = self.now();
+        let map = self.lock();
+        // Update numbers wrap: compare by distance from `after`.
+        let span = upto.wrapping_sub(after);
+        let mut found: Vec<(u32, &Key, &Entry)> = map
+            .iter()
+            .filter(|(_, e)| e.upd != 0)
+            .map(|(k, e)| (e.upd.wrapping_sub(after), k, e))
+            .filter(|(d, _, _)| *d != 0 && *d <= span)
+            .collect();
+        found.sort_by_key(|(d, _, _)| *d);
+        found
+            .into_iter()
+            .take(max)
+            .map(|(_, k, e)| self.snapshot(k, e, now))
+            .collect()
+    }
+
+    /// Every live entry, for a peer asking for a full resynchronisation.
+    pub fn all_entries(&self) -> Vec<EntrySnapshot> {
+        let now = self.now();
+        let map = self.lock();
+        let mut out: Vec<EntrySnapshot> = map
+            .iter()
+            .filter(|(_, e)| e.refs > 0 || e.expires.is_none_or(|t| t > now))
+            .map(|(k, e)| self.snapshot(k, e, now))
+            .collect();
+        out.sort_by_key(|s| s.upd);
+        out
+    }
+
+    /// Stores what a peer sent for `key`: its values replace ours (the
+    /// local-only `conn_cur` excepted, as in HAProxy), and the entry is not
+    /// pushed on to other peers. `expire_in` overrides the table's `expire`.
+    pub fn apply_remote(
+        &self,
+        key: Key,
+        values: &[(StoreType, WireValue)],
+        expire_in: Option<u64>,
+    ) {
+        let now = self.now();
+        let mut map = self.lock();
+        if !map.contains_key(&key) && !self.make_room(&mut map, now) {
+            return;
+        }
+        let e = map.entry(key).or_default();
+        for &(st, v) in values {
+            if self.stores(st.counter()).is_none() || st == StoreType::ConnCur {
+                continue;
+            }
+            match v {
+                WireValue::Count(n) => {
+                    e.counts.insert(st.counter(), n);
+                }
+                WireValue::Rate {
+                    elapsed,
+                    curr,
+                    prev,
+                } => {
+                    e.rates.insert(
+                        st.counter(),
+                        FreqCtr {
+                            start: now.saturating_sub(elapsed),
+                            curr,
+                            prev,
+                        },
+                    );
+                }
+            }
+        }
+        e.touched = now;
+        if let Some(x) = self.spec.expire {
+            e.expires = Some(now + expire_in.unwrap_or(x));
         }
     }
 }
@@ -417,6 +586,7 @@ mod tests {
             expire: Some(60_000),
             nopurge: false,
             store,
+            peers: None,
         })
     }
 

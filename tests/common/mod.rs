@@ -145,6 +145,12 @@ pub struct Haproxy {
 }
 
 impl Haproxy {
+    /// The binary, to run it as a process (peers tests).
+    #[allow(dead_code)] // not every test binary runs HAProxy
+    pub fn program(&self) -> &Path {
+        &self.program
+    }
+
     /// `haproxy -c -f <file>` from the crate root.
     pub fn check(&self, file: &Path) -> Outcome {
         let mut cmd = command_at_root(&self.program);

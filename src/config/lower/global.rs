@@ -84,6 +84,21 @@ fn global_line(cx: &mut Lowerer, line: &Line, where_: &str) -> Result<(), Diagno
             cx.global.ca_base = Some(PathBuf::from(&one("a directory")?.text));
             done(2)
         }
+        "localpeer" => {
+            let name = one("a peer name")?;
+            if cx.local_peer_cmdline {
+                cx.warn(
+                    kw.span,
+                    format!(
+                        "'{}' ignored since it is already set by using the '-L' command line argument.",
+                        kw.text
+                    ),
+                );
+            } else {
+                cx.local_peer = name.text.clone();
+            }
+            done(2)
+        }
         "pidfile" => {
             cx.global.pidfile = Some(PathBuf::from(&one("a file name")?.text));
             done(2)

@@ -15,6 +15,7 @@ mod cpumap;
 mod gencert;
 mod global;
 mod lua;
+mod peers;
 mod persist;
 mod proxy;
 mod rules;
@@ -39,6 +40,17 @@ pub struct LowerOptions {
     pub strict_haproxy: bool,
     /// Seconds since the epoch used for certificate expiry warnings (tests pin it).
     pub now_unix: Option<i64>,
+    /// `-L <name>`: the local peer's name in `peers` sections (default: the
+    /// global `localpeer`, else the host name, as HAProxy).
+    pub local_peer: Option<String>,
+}
+
+/// The host name, HAProxy's default local peer name.
+fn host_name() -> String {
+    // gethostname(2) as the kernel reports it (the UTS name).
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default()
 }
 
 /// Lowers a parsed configuration. Returns `None` when errors were found (they are
@@ -63,10 +75,16 @@ pub fn lower(
         strict: opts.strict_haproxy,
         now,
         had_parse_errors: false,
+        local_peer_cmdline: opts.local_peer.is_some(),
+        local_peer: opts.local_peer.clone().unwrap_or_else(host_name),
     };
     let errors_before = cx.diags.error_count();
     let mut proxies = proxy::ProxySet::default();
-    proxies.table_names = std::sync::Arc::new(stick::table_names(ast));
+    let mut names = stick::table_names(ast);
+    for s in ast.sections.iter().filter(|s| s.kind == SectionKind::Peers) {
+        names.extend(peers::table_names(s));
+    }
+    proxies.table_names = std::sync::Arc::new(names);
     proxies.backend_names = std::sync::Arc::new(
         ast.sections
             .iter()
@@ -75,12 +93,28 @@ pub fn lower(
             .collect(),
     );
     let mut userlists = Vec::new();
+    let mut peer_sections: Vec<peers::PeersSection> = Vec::new();
     for section in &ast.sections {
         match section.kind {
             SectionKind::Global => global::lower_global(&mut cx, section),
             SectionKind::Userlist => {
                 if let Some(u) = global::lower_userlist(&mut cx, section) {
                     userlists.push(u);
+                }
+            }
+            SectionKind::Peers => {
+                if let Some(prev) = peer_sections.iter().find(|p| p.name == section.name_str()) {
+                    let _ = prev;
+                    cx.err(
+                        Diagnostic::error(format!(
+                            "peers section '{}' has the same name as another peers section",
+                            section.name_str()
+                        ))
+                        .at(section.span())
+                        .help("give every peers section a distinct name"),
+                    );
+                } else if let Some(p) = peers::lower_peers(&mut cx, section) {
+                    peer_sections.push(p);
                 }
             }
             SectionKind::Unsupported => {
@@ -100,7 +134,8 @@ pub fn lower(
     if cx.had_parse_errors {
         return None;
     }
-    let config = proxies.finish(&mut cx, userlists)?;
+    let mut config = proxies.finish(&mut cx, userlists)?;
+    peers::attach(&mut cx, &mut config, peer_sections);
     if cx.diags.error_count() > errors_before {
         return None;
     }
@@ -116,6 +151,10 @@ pub(crate) struct Lowerer<'a> {
     pub strict: bool,
     pub now: i64,
     pub had_parse_errors: bool,
+    /// The local peer's name (`-L`, `localpeer`, host name).
+    pub local_peer: String,
+    /// `-L` was given: `localpeer` is then ignored, as in HAProxy.
+    pub local_peer_cmdline: bool,
 }
 
 impl Lowerer<'_> {
@@ -158,7 +197,7 @@ impl Lowerer<'_> {
     pub fn unknown_keyword(&mut self, context: Context, w: &Word, place: &str) {
         let name = w.text.as_str();
         let what = match context {
-            Context::Global | Context::Proxy | Context::Userlist => "keyword",
+            Context::Global | Context::Proxy | Context::Userlist | Context::Peers => "keyword",
             Context::Bind => "bind option",
             Context::CrtList => "crt-list option",
             Context::Server => "server option",

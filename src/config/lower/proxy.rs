@@ -121,7 +121,7 @@ pub(crate) struct StatsBuilder {
 }
 
 impl ProxyBuilder {
-    fn fresh() -> Self {
+    pub(crate) fn fresh() -> Self {
         ProxyBuilder {
             kind: SectionKind::Defaults,
             name: String::new(),
@@ -548,6 +548,8 @@ impl ProxySet {
             frontends,
             backends,
             userlists,
+            peers: Vec::new(),
+            peer_tables: Vec::new(),
         })
     }
 }

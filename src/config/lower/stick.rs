@@ -55,6 +55,7 @@ pub(crate) fn table(name: &str, kw: &Word, args: &[Word]) -> Result<StickTable, 
     let mut expire = None;
     let mut nopurge = false;
     let mut store = Vec::new();
+    let mut peers: Option<Word> = None;
     let mut i = 0;
     while i < args.len() {
         let w = &args[i];
@@ -69,7 +70,8 @@ pub(crate) fn table(name: &str, kw: &Word, args: &[Word]) -> Result<StickTable, 
                     "ip" => StickKey::Ip,
                     "ipv6" => StickKey::Ipv6,
                     "integer" => StickKey::Integer,
-                    "string" => StickKey::String { len: 32 },
+                    // HAProxy's 32 bytes hold 31 characters and the NUL.
+                    "string" => StickKey::String { len: 31 },
                     "binary" => StickKey::Binary { len: 32 },
                     other => {
                         return Err(error(t, format!("unknown type '{other}'")).help(
@@ -124,7 +126,12 @@ pub(crate) fn table(name: &str, kw: &Word, args: &[Word]) -> Result<StickTable, 
                 }
                 i += 2;
             }
-            "peers" | "srvkey" => {
+            "peers" => {
+                let v = value("a peers section name")?;
+                peers = Some(v.clone());
+                i += 2;
+            }
+            "srvkey" => {
                 return Err(Diagnostic::error(format!(
                     "stick-table option '{}' is not supported by portcullis",
                     w.text
@@ -152,6 +159,7 @@ pub(crate) fn table(name: &str, kw: &Word, args: &[Word]) -> Result<StickTable, 
         expire,
         nopurge,
         store,
+        peers: peers.map(|w| w.text),
     })
 }
 

@@ -95,8 +95,8 @@ fn unknown_keyword_suggests_and_unsupported_is_named() {
         "keyword 'wurfl-data-file' is not supported by portcullis",
     );
     invalid(
-        "peers p\n    peer a 127.0.0.1:1\n",
-        "section 'peers' is not supported by portcullis",
+        "mailers m\n    mailer a 127.0.0.1:25\n",
+        "section 'mailers' is not supported by portcullis",
     );
     invalid(
         &format!("{FE}    option http-use-htx\n"),
@@ -104,8 +104,81 @@ fn unknown_keyword_suggests_and_unsupported_is_named() {
     );
     invalid(
         &format!("{FE}    stick-table type ip size 1m peers p\n"),
-        "stick-table option 'peers' is not supported by portcullis",
+        "Proxy 'fe': unable to find sync peers 'p'.",
     );
+}
+
+fn with_local(text: &str, local: &str) -> (Option<Config>, String) {
+    let mut map = SourceMap::new();
+    let f = map.add("t.cfg", text);
+    let opts = crate::config::LowerOptions {
+        local_peer: Some(local.to_string()),
+        ..crate::config::LowerOptions::default()
+    };
+    let (ir, diags) = crate::config::build(&mut map, &[f], &opts, &|_| None);
+    let rendered = crate::diag::render(&map, &diags);
+    (ir.filter(|_| !diags.has_errors()), rendered)
+}
+
+#[test]
+fn peers_sections_follow_haproxy() {
+    let base = "peers mesh\n    bind 127.0.0.1:1\n    server me\n    server other 127.0.0.1:2\n    table t type ip size 1k store gpc0\nbackend b\n    stick-table type string size 1k store gpc0 peers mesh\n";
+    let (ir, out) = with_local(base, "me");
+    let ir = ir.unwrap_or_else(|| panic!("{out}"));
+    assert_eq!(ir.peers.len(), 1);
+    let p = &ir.peers[0];
+    assert_eq!(p.local, "me");
+    assert_eq!(p.remotes.len(), 1);
+    assert_eq!(p.tables, ["mesh/t", "b"]);
+    assert_eq!(ir.peer_tables[0].name, "mesh/t");
+    // Another local name: the section is removed, the tables stay local.
+    let (ir, out) = with_local(base, "vm");
+    let ir = ir.unwrap_or_else(|| panic!("{out}"));
+    assert!(ir.peers.is_empty());
+    assert!(
+        out.contains("Removing incomplete section 'peers mesh' (no peer named 'vm')."),
+        "{out}"
+    );
+    assert_eq!(
+        ir.backends[0]
+            .common
+            .stick_table
+            .as_ref()
+            .map(|t| t.peers.clone()),
+        Some(None)
+    );
+    // The local server line takes no address.
+    let (ir, out) = with_local(base, "other");
+    assert!(ir.is_none());
+    assert!(
+        out.contains("'server mesh/other' : unknown keyword '127.0.0.1:2'. Hint: no address was expected for this server."),
+        "{out}"
+    );
+    let (ir, out) = with_local(
+        "peers mesh\n    peer me 127.0.0.1:1\n    bind 127.0.0.1:3\n",
+        "me",
+    );
+    assert!(ir.is_none());
+    assert!(
+        out.contains("mixing \"peer\" and \"bind\" line is forbidden"),
+        "{out}"
+    );
+    // localpeer names the local peer unless -L did.
+    let text = "global\n    localpeer me\npeers mesh\n    peer me 127.0.0.1:1\n";
+    let (ir, out) = with_local(text, "x");
+    assert!(
+        out.contains(
+            "'localpeer' ignored since it is already set by using the '-L' command line argument."
+        ),
+        "{out}"
+    );
+    assert!(ir.is_some_and(|c| c.peers.is_empty()));
+    // track-sc may name a table declared in a peers section.
+    let (ir, out) = with_local(
+        "peers mesh\n    peer me 127.0.0.1:1\n    table t type ip size 1k store gpc0\nfrontend f\n    mode http\n    bind :8080\n    http-request track-sc0 src table mesh/t\n",
+        "me",
+    );
+    assert!(ir.is_some(), "{out}");
 }
 
 #[test]

@@ -167,6 +167,13 @@ pub struct CheckSpec {
 #[derive(Default)]
 pub struct HealthTasks(Vec<JoinHandle<()>>);
 
+impl HealthTasks {
+    /// Tasks to abort together (the peers sessions use it too).
+    pub fn from_handles(tasks: Vec<JoinHandle<()>>) -> HealthTasks {
+        HealthTasks(tasks)
+    }
+}
+
 impl Drop for HealthTasks {
     fn drop(&mut self) {
         for t in &self.0 {
