@@ -19,6 +19,7 @@ pub mod eval;
 pub mod facts;
 pub mod generation;
 pub mod h1guard;
+pub mod h1head;
 pub mod health;
 pub mod http;
 pub mod listener;

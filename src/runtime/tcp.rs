@@ -350,6 +350,9 @@ impl Inspect<'_> {
         content: &ContentFacts,
         vars: &mut Vars,
     ) -> Step {
+        // HTTP fetches read the buffer as an HTTP/1 request, as HAProxy 2.6
+        // does in `mode tcp`.
+        let head = super::h1head::parse(&content.data);
         for (i, rule) in rules.iter().enumerate().skip(from) {
             if matches!(rule.action, TcpAction::InspectDelay(_)) {
                 continue;
@@ -357,6 +360,7 @@ impl Inspect<'_> {
             let mut t = Txn::new(self.facts, vars);
             t.auth = self.auth;
             t.content = Some(content);
+            t.req = head.parts();
             let holds = match &rule.cond {
                 None => true,
                 Some(_) if content.inspect_done => cond_holds(&rule.cond, acls, &mut t),
@@ -387,7 +391,18 @@ impl Inspect<'_> {
                 TcpAction::UnsetVar(var) => {
                     vars.unset(var);
                 }
-                TcpAction::Stick(action) => super::stickrules::apply(action, &mut t, false),
+                TcpAction::Stick(action) => {
+                    // A key that more data could still give waits for it
+                    // (HAProxy's track-sc with SMP_F_MAY_CHANGE).
+                    if let ir::stick::StickAction::Track { key, .. } = action
+                        && !content.inspect_done
+                        && eval::sample_may_change(key, &t)
+                        && eval::eval_sample(key, &mut t).is_none()
+                    {
+                        return Step::Wait(i);
+                    }
+                    super::stickrules::apply(action, &mut t, false)
+                }
                 // Connection-level only (refused elsewhere by lowering).
                 TcpAction::ExpectProxy | TcpAction::InspectDelay(_) => {}
             }

@@ -150,8 +150,16 @@ pub(crate) fn parse_at(
     }
     warn_fetch_args(&fetch, word, &call, ctx, diags);
     let class = fetches::class_of_keyword(fetch_name, &fetch);
+    // `tcp-request content` of a `mode tcp` proxy reads the buffered
+    // request as HTTP/1, as HAProxy 2.6 does; other TCP stages cannot.
+    let tcp_content_request = ctx.stage == Stage::TcpContent
+        && matches!(
+            class,
+            Class::HttpReqHeaders | Class::HttpRequest | Class::HttpAnyHeaders
+        );
     if ctx.mode == Mode::Tcp
         && class.needs_http_mode()
+        && !tcp_content_request
         && !matches!(ctx.stage, Stage::HttpRequest | Stage::HttpResponse)
     {
         return Err(ExprError::new(ExprErrorKind::NeedsHttpMode(call.name.to_string()), call.name_at.clone())

@@ -812,13 +812,17 @@ fn fetches_unavailable_at_the_stage_are_errors() {
 
 #[test]
 fn http_fetches_need_mode_http() {
-    let e = sample_in(Mode::Tcp, Stage::TcpContent, "path")
+    // tcp-request content reads the buffered request as HTTP/1 (HAProxy
+    // 2.6); the response side is not parsed.
+    assert!(sample_in(Mode::Tcp, Stage::TcpContent, "path").is_ok());
+    assert!(sample_in(Mode::Tcp, Stage::TcpContent, "req.hdr(host)").is_ok());
+    let e = sample_in(Mode::Tcp, Stage::TcpResponse, "status")
         .err()
         .unwrap_or_default();
     assert_eq!(
         e,
         vec![
-            "fetch 'path' is not supported by portcullis in 'mode tcp' proxies (it needs HTTP, which portcullis only parses in 'mode http') in test rule"
+            "fetch 'status' is not supported by portcullis in 'mode tcp' proxies (it needs HTTP, which portcullis only parses in 'mode http') in test rule"
         ]
     );
     assert!(sample_in(Mode::Tcp, Stage::TcpContent, "req.ssl_sni").is_ok());

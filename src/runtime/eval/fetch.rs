@@ -108,6 +108,37 @@ pub(super) fn may_change(f: &Fetch, t: &Txn) -> bool {
         Fetch::ReqSslSni | Fetch::L6(_) => {
             t.content.is_some_and(|c| !c.inspect_done) && l6(f, t).may_change
         }
+        // HTTP fetches of a `mode tcp` stream: the request head may not
+        // be complete yet.
+        Fetch::Path
+        | Fetch::Url
+        | Fetch::Query
+        | Fetch::Base
+        | Fetch::ReqVer
+        | Fetch::Method
+        | Fetch::ReqProtoHttp
+        | Fetch::HttpAuth { .. }
+        | Fetch::HttpAuthGroup { .. }
+        | Fetch::Hdr {
+            dir: HttpDir::Request,
+            ..
+        }
+        | Fetch::HdrCnt {
+            dir: HttpDir::Request,
+            ..
+        }
+        | Fetch::HdrVal {
+            dir: HttpDir::Request,
+            ..
+        }
+        | Fetch::HdrIp {
+            dir: HttpDir::Request,
+            ..
+        } => {
+            t.req.is_none()
+                && t.content
+                    .is_some_and(|c| !c.inspect_done && crate::runtime::h1head::is_partial(&c.data))
+        }
         _ => false,
     }
 }

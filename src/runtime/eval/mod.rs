@@ -136,6 +136,12 @@ pub fn apply_converters(
     convert::apply_all(convs, v, t)
 }
 
+/// Whether more request data could change what the sample's fetch gives
+/// (HAProxy's `SMP_F_MAY_CHANGE`) while content inspection still waits.
+pub fn sample_may_change(s: &Sample, t: &Txn) -> bool {
+    fetch::may_change(&s.fetch, t)
+}
+
 /// Whether an ACL criterion matches: every value of a multi-valued fetch
 /// (each header occurrence) is tried until one matches.
 pub fn eval_acl_term(term: &AclTerm, t: &mut Txn) -> bool {
