@@ -317,7 +317,11 @@ impl Table {
             }
             e.touched = now;
             e.expires = self.spec.expire.map(|x| now + x);
-            self.touch_local(e);
+            // Only conn_cur changes: peers hear of it only when it is
+            // stored, as in HAProxy (a release is no update otherwise).
+            if self.stores(StickCounter::ConnCur).is_some() {
+                self.touch_local(e);
+            }
         }
     }
 }
