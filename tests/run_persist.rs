@@ -241,3 +241,69 @@ async fn termination_state_logs_the_cookie_states() {
     assert!(line.ends_with(" --NI"), "{line}");
     p.shutdown().await;
 }
+
+#[tokio::test]
+async fn stick_on_src_pins_the_client_to_one_server_in_http_and_tcp() {
+    let (a, b) = (Origin::start("a").await, Origin::start("b").await);
+    let (http, tcp, plain) = (free_port(), free_port(), free_port());
+    let p = proxy(&format!(
+        "{DEFAULTS}frontend fe\n    bind 127.0.0.1:{http}\n    default_backend be\n\
+         frontend plain\n    bind 127.0.0.1:{plain}\n    default_backend be_plain\n\
+         listen tcp\n    mode tcp\n    bind 127.0.0.1:{tcp}\n    balance roundrobin\n\
+         \x20   stick-table type ip size 100k expire 30m store server_id\n    stick on src\n\
+         \x20   server a {a}\n    server b {b}\n\
+         backend be\n    balance roundrobin\n    stick-table type ip size 100k expire 30m\n    stick on src\n\
+         \x20   server a {a}\n    server b {b}\n\
+         backend be_plain\n    balance roundrobin\n    server a {a}\n    server b {b}\n",
+        a = a.addr,
+        b = b.addr,
+    ))
+    .await;
+    // Without stickiness roundrobin alternates...
+    let mut seen = Vec::new();
+    for _ in 0..4 {
+        seen.push(get(plain, "/", &[]).await.body);
+    }
+    assert_ne!(seen[0], seen[1]);
+    // ...with it, every request (each on a new connection) goes where the
+    // first one went.
+    for port in [http, tcp] {
+        let first = get(port, "/", &[]).await.body;
+        for _ in 0..4 {
+            assert_eq!(get(port, "/", &[]).await.body, first);
+        }
+    }
+    p.shutdown().await;
+}
+
+#[tokio::test]
+async fn stick_store_response_and_match_follow_a_session_id() {
+    let (a, b) = (Origin::start("a").await, Origin::start("b").await);
+    let port = free_port();
+    let p = proxy(&format!(
+        "{DEFAULTS}frontend fe\n    bind 127.0.0.1:{port}\n    default_backend be\n\
+         backend be\n    balance roundrobin\n    stick-table type string len 32 size 1k expire 30m\n\
+         \x20   stick match req.hdr(x-sid)\n\
+         \x20   stick store-response res.hdr(set-cookie),field(1,;) if {{ res.hdr(set-cookie) -m found }}\n\
+         \x20   server a {a}\n    server b {b}\n",
+        a = a.addr,
+        b = b.addr,
+    ))
+    .await;
+    // The server that set the session id keeps every request carrying it,
+    // while requests without it keep alternating.
+    let login = get(port, "/", &[("x-set-cookie", "sid=42; path=/")])
+        .await
+        .body;
+    for _ in 0..3 {
+        assert_eq!(get(port, "/", &[("x-sid", "sid=42")]).await.body, login);
+        let other = get(port, "/", &[]).await.body;
+        let again = get(port, "/", &[]).await.body;
+        assert_ne!(other, again);
+    }
+    // An unknown id is balanced.
+    let x = get(port, "/", &[("x-sid", "sid=7")]).await.body;
+    let y = get(port, "/", &[("x-sid", "sid=7")]).await.body;
+    assert_ne!(x, y);
+    p.shutdown().await;
+}

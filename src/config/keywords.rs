@@ -570,6 +570,11 @@ pub static TABLE: &[Keyword] = &[
     ),
     s(
         Proxy,
+        "stick",
+        "stick match, on, store-request or store-response: server persistence through a stick table",
+    ),
+    s(
+        Proxy,
         "dynamic-cookie-key",
         "secret from which 'cookie … dynamic' derives the servers' cookie values",
     ),

@@ -3,6 +3,7 @@
 //! `stick` rules that pin a client to a server through a stick table.
 //! Produced by `config::lower`; applied by `runtime::persist`.
 
+use super::expr::{Condition, Sample};
 use serde::Serialize;
 
 /// How the persistence cookie is handled (`cookie <name> <mode>`).
@@ -42,12 +43,49 @@ pub struct CookiePersist {
     pub attrs: Vec<String>,
 }
 
+/// What a `stick` rule does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum StickRuleKind {
+    /// `stick match`: a table entry for the key sends the request to its server.
+    Match,
+    /// `stick on`: match, then store the server that answered.
+    On,
+    /// `stick store-request`: store the server under a request key.
+    StoreRequest,
+    /// `stick store-response`: store the server under a response key.
+    StoreResponse,
+}
+
+impl StickRuleKind {
+    pub fn matches(self) -> bool {
+        matches!(self, StickRuleKind::Match | StickRuleKind::On)
+    }
+
+    /// Stores at request time (the key is read from the request).
+    pub fn stores_request(self) -> bool {
+        matches!(self, StickRuleKind::On | StickRuleKind::StoreRequest)
+    }
+}
+
+/// `stick match|on|store-request|store-response <key> [table <t>] [cond]`.
+#[derive(Clone, Debug, Serialize)]
+pub struct StickRule {
+    pub kind: StickRuleKind,
+    pub key: Sample,
+    /// The table's proxy (this backend's own when no `table` is given).
+    pub table: String,
+    pub cond: Option<Condition>,
+}
+
 /// Persistence settings of a backend.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, Serialize)]
 pub struct Persistence {
     pub cookie: Option<CookiePersist>,
     /// `dynamic-cookie-key`.
     pub dynamic_cookie_key: Option<String>,
-    /// `option persist`: a cookie naming a DOWN server still goes to it.
+    /// `option persist`: a cookie or table entry naming a DOWN server still
+    /// sends the request to it.
     pub force_down: bool,
+    /// `stick` rules in order.
+    pub stick: Vec<StickRule>,
 }

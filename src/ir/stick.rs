@@ -61,6 +61,12 @@ pub enum StoreType {
     HttpReqRate(Millis),
     HttpErrCnt,
     HttpErrRate(Millis),
+    /// `server_id`: the server a `stick` rule stored for the key (stick
+    /// rules store it whether or not `store` names it, as HAProxy).
+    ServerId,
+    /// `server_key`: HAProxy keeps it beside `server_id` for `srvkey`;
+    /// portcullis looks servers up by id, which is the default.
+    ServerKey,
 }
 
 impl StoreType {
@@ -81,6 +87,8 @@ impl StoreType {
             StoreType::HttpReqRate(_) => StickCounter::HttpReqRate,
             StoreType::HttpErrCnt => StickCounter::HttpErrCnt,
             StoreType::HttpErrRate(_) => StickCounter::HttpErrRate,
+            StoreType::ServerId => StickCounter::ServerId,
+            StoreType::ServerKey => StickCounter::ServerKey,
         }
     }
 
@@ -115,6 +123,9 @@ pub enum StickCounter {
     HttpReqRate,
     HttpErrCnt,
     HttpErrRate,
+    /// Not a counter: the stored server (no fetch reads it).
+    ServerId,
+    ServerKey,
 }
 
 /// What a stick-counter fetch does with the entry it finds.

@@ -16,6 +16,7 @@ use super::facts::{
 use super::generation::{ConnTls, Generation};
 use super::h1guard::{Phase, PhaseBody};
 use super::logbody::{LoggedBody, PendingLog};
+use super::persist;
 use super::stats_page;
 use super::stick::{Event as StickEvent, Slots, StickCtx};
 use super::upstream::Forwarded;
@@ -480,19 +481,37 @@ async fn pipeline(
     let up_body = body.boxed();
     log.timers.queue = elapsed_ms(started);
     let be_rt = &generation.backends[be_idx];
-    let now = crate::runtime::persist::now_secs();
+    let now = persist::now_secs();
+    // A server in maintenance (`disabled`) is as stopped as a DOWN one.
+    let usable = |i: usize| be_rt.lb.is_up(i) && be_rt.servers.get(i).is_some_and(|s| !s.disabled);
     let cookie = be_rt.cookie.as_ref().map(|c| {
-        // A server in maintenance (`disabled`) is as stopped as a DOWN one.
-        let up = |i: usize| be_rt.lb.is_up(i) && be_rt.servers.get(i).is_some_and(|s| !s.disabled);
-        let r = c.request(&mut parts.headers, &up, now);
+        let r = c.request(&mut parts.headers, &usable, now);
         if c.logged() {
             log.cookie_states = Some((r.state.unwrap_or(CookieState::None), SetCookieState::None));
         }
         r
     });
-    let persist = cookie.and_then(|c| c.target);
+    // The server a cookie or a stick table assigns (HAProxy's SF_ASSIGNED).
+    let mut assigned = cookie.and_then(|c| c.target);
+    let mut stick_stores = Vec::new();
+    if !be.persist.stick.is_empty() {
+        let mut t = Txn::new(facts, vars);
+        t.auth = auth;
+        t.req = Some(parts);
+        let matched = persist::stick_request(
+            &be.persist.stick,
+            &generation.stick_tables,
+            &be.common.acls,
+            &mut t,
+            assigned.is_some(),
+            &usable,
+            be.persist.force_down,
+            &mut stick_stores,
+        );
+        assigned = assigned.or(matched);
+    }
     let outcome = be_rt
-        .forward_in(parts.clone(), up_body, facts, vars, auth, persist)
+        .forward_in(parts.clone(), up_body, facts, vars, auth, assigned)
         .await;
     // The client's Accept-Encoding still decides the compression of the answer.
     if let Some(v) = saved_ae {
@@ -513,10 +532,24 @@ async fn pipeline(
             log.backend_conn = Some((addr, addr));
             log.backend_tls = tls.clone();
             let (mut res_parts, res_body) = res.into_parts();
+            if !be.persist.stick.is_empty() {
+                let mut t = Txn::new(facts, vars);
+                t.auth = auth;
+                t.req = Some(parts);
+                t.res = Some(&res_parts);
+                persist::stick_response(
+                    &be.persist.stick,
+                    &generation.stick_tables,
+                    &be.common.acls,
+                    &mut t,
+                    std::mem::take(&mut stick_stores),
+                    idx,
+                );
+            }
             if let (Some(c), Some(req)) = (&be_rt.cookie, &cookie) {
                 // A redispatched request is no longer "direct" (HAProxy
                 // clears SF_DIRECT when it moves the request).
-                let direct = req.target == Some(idx);
+                let direct = assigned == Some(idx);
                 let sck = c.response(
                     req,
                     Some(idx),

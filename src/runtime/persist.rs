@@ -11,11 +11,16 @@
 //! HAProxy's `srv_set_dyncookie`: XXH64 (seed 0) of the key, the server's
 //! address bytes and its port as 4 big-endian bytes, printed `%016llx`.
 
-use crate::ir::persist::{CookieMode, CookiePersist};
+use super::eval::{Txn, eval_sample};
+use super::http::cond_holds;
+use super::stick::{Key, Table, Tables};
+use crate::ir::NamedAcl;
+use crate::ir::persist::{CookieMode, CookiePersist, StickRule, StickRuleKind};
 use crate::runtime::facts::{CookieState, SetCookieState};
 use http::header::{CACHE_CONTROL, COOKIE, HeaderValue, SET_COOKIE};
 use http::{HeaderMap, Method, StatusCode};
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 /// A backend's cookie persistence, with each server's cookie value.
 #[derive(Debug)]
@@ -748,6 +753,99 @@ pub fn xxh64(input: &[u8], seed: u64) -> u64 {
     h = h.wrapping_mul(P3);
     h ^= h >> 32;
     h
+}
+
+/// A key a `stick` rule will store the answering server under.
+pub type PendingStore = (Arc<Table>, Key);
+
+/// HAProxy keeps at most 8 pending stores per stream.
+const MAX_STORES: usize = 8;
+
+/// `process_sticking_rules`: the `stick match`/`stick on` rules pick the
+/// server stored for their key (unless a server is already `assigned`, by
+/// a cookie), and the `stick on`/`stick store-request` rules note their key
+/// (only the first per table). Returns the matched server.
+#[allow(clippy::too_many_arguments)]
+pub fn stick_request(
+    rules: &[StickRule],
+    tables: &Tables,
+    acls: &[NamedAcl],
+    t: &mut Txn,
+    mut assigned: bool,
+    usable: &dyn Fn(usize) -> bool,
+    force_down: bool,
+    stores: &mut Vec<PendingStore>,
+) -> Option<usize> {
+    let mut target = None;
+    for r in rules
+        .iter()
+        .filter(|r| r.kind != StickRuleKind::StoreResponse)
+    {
+        let Some(table) = tables.get(&r.table) else {
+            continue;
+        };
+        if r.kind.stores_request() && stores.iter().any(|(tb, _)| Arc::ptr_eq(tb, table)) {
+            continue;
+        }
+        if !cond_holds(&r.cond, acls, t) {
+            continue;
+        }
+        let Some(key) = eval_sample(&r.key, t).and_then(|v| table.key_of(v)) else {
+            continue;
+        };
+        if r.kind.matches()
+            && let Some(srv) = table.server_of(&key)
+            && !assigned
+            && (usable(srv) || force_down)
+        {
+            assigned = true;
+            target = Some(srv);
+        }
+        if r.kind.stores_request() && stores.len() < MAX_STORES {
+            stores.push((table.clone(), key));
+        }
+    }
+    target
+}
+
+/// `process_store_rules`: the `stick store-response` rules note their key
+/// (one per table besides the request's), then every noted key records
+/// the server that answered.
+pub fn stick_response(
+    rules: &[StickRule],
+    tables: &Tables,
+    acls: &[NamedAcl],
+    t: &mut Txn,
+    mut stores: Vec<PendingStore>,
+    served: usize,
+) {
+    let from_request = stores.len();
+    for r in rules
+        .iter()
+        .filter(|r| r.kind == StickRuleKind::StoreResponse)
+    {
+        let Some(table) = tables.get(&r.table) else {
+            continue;
+        };
+        if stores[from_request..]
+            .iter()
+            .any(|(tb, _)| Arc::ptr_eq(tb, table))
+        {
+            continue;
+        }
+        if !cond_holds(&r.cond, acls, t) {
+            continue;
+        }
+        let Some(key) = eval_sample(&r.key, t).and_then(|v| table.key_of(v)) else {
+            continue;
+        };
+        if stores.len() < MAX_STORES {
+            stores.push((table.clone(), key));
+        }
+    }
+    for (table, key) in stores {
+        table.store_server(key, served);
+    }
 }
 
 #[cfg(test)]

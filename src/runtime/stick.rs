@@ -71,6 +71,9 @@ struct Entry {
     /// The table's update number of the last local change (0: none, the
     /// entry only holds what peers sent): what the peers protocol pushes.
     upd: u32,
+    /// The server a `stick` rule stored (`server_id`), by index in the
+    /// backend that stored it.
+    server: Option<usize>,
 }
 
 /// A stick table and its entries.
@@ -257,6 +260,40 @@ impl Table {
         }
     }
 
+    /// `stick match`: the server stored for `key` in a live entry, which
+    /// is refreshed (HAProxy's `stktable_touch_local`).
+    pub fn server_of(&self, key: &Key) -> Option<usize> {
+        let now = self.now();
+        let mut map = self.lock();
+        let e = map
+            .get_mut(key)
+            .filter(|e| e.refs > 0 || e.expires.is_none_or(|t| t > now))?;
+        e.touched = now;
+        e.expires = self.spec.expire.map(|x| now + x);
+        e.server
+    }
+
+    /// `stick on` / `stick store-*`: records the server that answered for
+    /// `key`, creating the entry (unless the table is full and may not
+    /// purge) or replacing the server of an existing one.
+    pub fn store_server(&self, key: Key, server: usize) {
+        let now = self.now();
+        let mut map = self.lock();
+        if let Some(e) = map.get(&key)
+            && e.refs == 0
+            && e.expires.is_some_and(|t| t <= now)
+        {
+            map.remove(&key);
+        }
+        if !map.contains_key(&key) && !self.make_room(&mut map, now) {
+            return;
+        }
+        let e = map.entry(key).or_default();
+        e.server = Some(server);
+        e.touched = now;
+        e.expires = self.spec.expire.map(|x| now + x);
+    }
+
     /// Sets gpt0 of an entry.
     pub fn set_gpt0(&self, key: &Key, v: u64) {
         let now = self.now();
@@ -359,6 +396,10 @@ impl Table {
             .iter()
             .map(|&st| {
                 let c = st.counter();
+                if st == StoreType::ServerId {
+                    // HAProxy's server ids count from 1 in declaration order.
+                    return (st, WireValue::Count(e.server.map_or(0, |i| i as u64 + 1)));
+                }
                 let v = match st.period() {
                     Some(p) => {
                         let mut f = e.rates.get(&c).copied().unwrap_or_default();
@@ -439,6 +480,9 @@ impl Table {
                 continue;
             }
             match v {
+                WireValue::Count(n) if st == StoreType::ServerId => {
+                    e.server = n.checked_sub(1).map(|i| i as usize);
+                }
                 WireValue::Count(n) => {
                     e.counts.insert(st.counter(), n);
                 }

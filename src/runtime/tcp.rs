@@ -210,23 +210,53 @@ async fn session<S>(
         log.unique_id = Some(String::from_utf8_lossy(&id).into_owned());
         vars.unique_id = Some(Bytes::from(id));
     }
+    // `stick match|on|store-request` on the inspected session.
+    let mut stick_stores = Vec::new();
+    let assigned = if be.persist.stick.is_empty() {
+        None
+    } else {
+        let usable =
+            |i: usize| be_rt.lb.is_up(i) && be_rt.servers.get(i).is_some_and(|s| !s.disabled);
+        let mut t = Txn::new(&facts, &mut vars);
+        t.auth = auth;
+        t.content = Some(&content);
+        super::persist::stick_request(
+            &be.persist.stick,
+            &generation.stick_tables,
+            &be.common.acls,
+            &mut t,
+            false,
+            &usable,
+            be.persist.force_down,
+            &mut stick_stores,
+        )
+    };
     let connected = be_rt
-        .connect_stream(StreamEnv {
-            conn: &facts,
-            vars: &mut vars,
-            auth,
-            content: &content,
-        })
+        .connect_stream(
+            StreamEnv {
+                conn: &facts,
+                vars: &mut vars,
+                auth,
+                content: &content,
+            },
+            assigned,
+        )
         .await;
     let (server_io, server, retries, _in_flight) = match connected {
         StreamConnect::Connected {
             io,
             server,
+            idx,
             addr,
             retries,
             in_flight,
         } => {
             log.backend_conn = Some((addr, addr));
+            // The session reached a server: its keys now point to it
+            // (`stick store-response` is refused in TCP proxies).
+            for (table, key) in std::mem::take(&mut stick_stores) {
+                table.store_server(key, idx);
+            }
             (io, server, retries, in_flight)
         }
         StreamConnect::NoServer { server, retries } => {

@@ -6,7 +6,7 @@
 use super::arg;
 use crate::config::word::Word;
 use crate::diag::Diagnostic;
-use crate::ir::persist::{CookieMode, CookiePersist};
+use crate::ir::persist::{CookieMode, CookiePersist, StickRule, StickRuleKind};
 
 const OPTIONS: &str = "'cookie' supports 'rewrite', 'insert', 'prefix', 'indirect', 'nocache', 'postonly', 'domain', 'maxidle', 'dynamic', 'maxlife' and 'attr' options";
 
@@ -165,5 +165,135 @@ fn seconds(w: &Word, what: &str) -> Result<u32, Diagnostic> {
         ))
         .at(w.span)),
         Some(s) => Ok(u32::try_from(s).unwrap_or(u32::MAX)),
+    }
+}
+
+/// Parses `stick match|on|store-request|store-response <pattern> [table
+/// <name>] [{if|unless} <cond>]` (`store` is `store-request`).
+pub(crate) fn stick_rule(
+    cx: &mut super::Lowerer,
+    p: &super::proxy::ProxyBuilder,
+    line: &crate::config::word::Line,
+    where_: &str,
+) -> Result<StickRule, Diagnostic> {
+    use crate::config::expr::{self, Mode, Stage};
+    let w = &line.words;
+    let kw = &w[0];
+    let what = arg(w, 1, kw, "'on', 'match', or 'store'")?;
+    let kind = match what.text.as_str() {
+        "match" => StickRuleKind::Match,
+        "on" => StickRuleKind::On,
+        "store" | "store-request" => StickRuleKind::StoreRequest,
+        "store-response" => StickRuleKind::StoreResponse,
+        _ => {
+            return Err(Diagnostic::error("'stick' expects 'on', 'match', or 'store'")
+                .at(what.span)
+                .help("write 'stick on src', 'stick match …', 'stick store-request …' or 'stick store-response …'"));
+        }
+    };
+    let pattern = arg(w, 2, what, "a fetch method")?;
+    let (rest, cond_words) = super::rules::split_cond(&w[3..]);
+    let response = kind == StickRuleKind::StoreResponse;
+    if response && p.mode == Mode::Tcp {
+        return Err(Diagnostic::error(
+            "'stick store-response' is not supported by portcullis in 'mode tcp' proxies",
+        )
+        .at(what.span)
+        .help(
+            "portcullis does not inspect TCP responses: use 'stick on' or 'stick store-request'",
+        ));
+    }
+    let stage = match (p.mode, response) {
+        (Mode::Http, false) => Stage::HttpRequest,
+        (Mode::Http, true) => Stage::HttpResponse,
+        (Mode::Tcp, false) => Stage::TcpContent,
+        (Mode::Tcp, true) => Stage::TcpResponse,
+    };
+    let ctx_text = format!("'stick {}' rule in {where_}", what.text);
+    let exists = |n: &str| p.has_acl(n);
+    let ctx = p.expr_ctx(stage, &ctx_text, &exists);
+    let key = expr::parse_sample(pattern, &ctx, cx.diags).ok_or_else(super::proxy::silent)?;
+    let table = match rest {
+        [] => p.name.clone(),
+        [t, name] if t.text == "table" => name.text.clone(),
+        [t] if t.text == "table" => {
+            return Err(Diagnostic::error("'stick': 'table' expects a table name")
+                .at(t.span)
+                .help("name the proxy that declares the table"));
+        }
+        [other, ..] => {
+            return Err(
+                Diagnostic::error(format!("'stick': unknown keyword '{}'", other.text))
+                    .at(other.span)
+                    .help("after the pattern come 'table <name>' and an 'if'/'unless' condition"),
+            );
+        }
+    };
+    if !p.table_names.contains(&table) {
+        let at = rest.get(1).map_or(kw.span, |t| t.span);
+        return Err(Diagnostic::error(format!(
+            "Proxy '{}': unable to find stick-table '{table}'",
+            p.name
+        ))
+        .at(at)
+        .help(
+            "declare 'stick-table type … size …' in this proxy, or name one with 'table <proxy>'",
+        ));
+    }
+    let cond = match cond_words {
+        Some(c) => Some(p.condition(cx, c, &ctx)?),
+        None => None,
+    };
+    Ok(StickRule {
+        kind,
+        key,
+        table,
+        cond,
+    })
+}
+
+/// `stktable_compatible_sample`: the rule's key must convert to the type of
+/// the table it names (checked once every table is known).
+pub(crate) fn check_stick_types(
+    cx: &mut super::Lowerer,
+    backends: &[crate::ir::Backend],
+    frontends: &[crate::ir::Frontend],
+) {
+    use crate::ir::expr::SampleType;
+    use crate::ir::stick::StickKey;
+    let tables = backends
+        .iter()
+        .map(|b| &b.common)
+        .chain(frontends.iter().map(|f| &f.common))
+        .filter_map(|c| c.stick_table.as_ref());
+    let tables: Vec<_> = tables.collect();
+    for be in backends {
+        for r in &be.persist.stick {
+            let Some(t) = tables.iter().find(|t| t.name == r.table) else {
+                continue;
+            };
+            let want = match t.key {
+                StickKey::Ip => SampleType::Ipv4,
+                StickKey::Ipv6 => SampleType::Ipv6,
+                StickKey::Integer => SampleType::Int,
+                StickKey::String { .. } => SampleType::Str,
+                StickKey::Binary { .. } => SampleType::Bin,
+            };
+            if !r.key.out_type.can_cast_to(want) {
+                cx.err(
+                    Diagnostic::error(format!(
+                        "Proxy '{}': type of fetch not usable with type of stick-table '{}'",
+                        be.common.name, r.table
+                    ))
+                    .at(r.key.span)
+                    .help(format!(
+                        "'{}' gives a '{}' sample, the table is keyed by '{}'",
+                        r.key.keyword,
+                        r.key.out_type.name(),
+                        want.name()
+                    )),
+                );
+            }
+        }
     }
 }

@@ -543,6 +543,7 @@ impl ProxySet {
                     .help("add a 'frontend' or 'listen' section with a 'bind' line"),
             );
         }
+        super::persist::check_stick_types(cx, &backends, &frontends);
         Some(Config {
             global: cx.global.clone(),
             frontends,
@@ -1316,6 +1317,11 @@ fn proxy_line(
                 cx.diags.push(d);
             }
             p.persist.cookie = Some(cookie);
+            Ok(())
+        }
+        "stick" => {
+            let rule = super::persist::stick_rule(cx, p, line, where_)?;
+            p.persist.stick.push(rule);
             Ok(())
         }
         "dynamic-cookie-key" => {

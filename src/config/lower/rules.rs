@@ -62,7 +62,7 @@ impl RuleKind {
 }
 
 /// Splits rule words at the first `if` / `unless`.
-fn split_cond(words: &[Word]) -> (&[Word], Option<&[Word]>) {
+pub(crate) fn split_cond(words: &[Word]) -> (&[Word], Option<&[Word]>) {
     match words
         .iter()
         .position(|w| !w.quoted && (w.text == "if" || w.text == "unless"))

@@ -221,14 +221,16 @@ fn store_type(at: &Word, item: &str) -> Result<StoreType, Diagnostic> {
         "sess_rate" => StoreType::SessRate(period()?),
         "http_req_rate" => StoreType::HttpReqRate(period()?),
         "http_err_rate" => StoreType::HttpErrRate(period()?),
-        "server_id" | "server_key" | "server_name" | "gpc" | "gpc_rate" | "gpt"
-        | "http_fail_cnt" | "http_fail_rate" | "bytes_in_cnt" | "bytes_in_rate"
-        | "bytes_out_cnt" | "bytes_out_rate" | "glitch_cnt" | "glitch_rate" => {
+        "server_id" => plain(StoreType::ServerId)?,
+        "server_key" => plain(StoreType::ServerKey)?,
+        "server_name" | "gpc" | "gpc_rate" | "gpt" | "http_fail_cnt" | "http_fail_rate"
+        | "bytes_in_cnt" | "bytes_in_rate" | "bytes_out_cnt" | "bytes_out_rate" | "glitch_cnt"
+        | "glitch_rate" => {
             return Err(Diagnostic::error(format!(
                 "stick-table data type '{name}' is not supported by portcullis"
             ))
             .at(at.span)
-            .help("supported: gpc0, gpc1, gpc0_rate, gpc1_rate, gpt0, conn_cnt, conn_cur, conn_rate, sess_cnt, sess_rate, http_req_cnt, http_req_rate, http_err_cnt, http_err_rate"));
+            .help("supported: gpc0, gpc1, gpc0_rate, gpc1_rate, gpt0, conn_cnt, conn_cur, conn_rate, sess_cnt, sess_rate, http_req_cnt, http_req_rate, http_err_cnt, http_err_rate, server_id, server_key"));
         }
         other => return Err(error(at, format!("unknown store option '{other}'"))),
     })

@@ -111,6 +111,8 @@ pub fn data_type_id(t: StoreType) -> u32 {
         StoreType::HttpErrRate(_) => 12,
         StoreType::Gpc1 => 17,
         StoreType::Gpc1Rate(_) => 18,
+        StoreType::ServerId => 0,
+        StoreType::ServerKey => 19,
     }
 }
 
@@ -152,7 +154,14 @@ pub fn key_type(key: StickKey) -> (u64, u64) {
 
 /// The stored types of a table in HAProxy's data type order.
 pub fn wire_order(spec: &StickTable) -> Vec<StoreType> {
-    let mut v = spec.store.clone();
+    // `server_key` is a dictionary entry on the wire, which portcullis
+    // does not speak: it stays local (the numeric `server_id` is synced).
+    let mut v: Vec<StoreType> = spec
+        .store
+        .iter()
+        .copied()
+        .filter(|t| *t != StoreType::ServerKey)
+        .collect();
     v.sort_by_key(|t| data_type_id(*t));
     v
 }
@@ -202,6 +211,7 @@ pub fn update(spec: &StickTable, e: &EntrySnapshot, timed: bool) -> Vec<u8> {
         (Key::Bytes(b), _) => body.extend_from_slice(b),
     }
     let mut values = e.values.clone();
+    values.retain(|(t, _)| *t != StoreType::ServerKey);
     values.sort_by_key(|(t, _)| data_type_id(*t));
     for (_, v) in values {
         match v {

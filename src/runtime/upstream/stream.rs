@@ -22,6 +22,8 @@ pub enum StreamConnect {
     Connected {
         io: Upstream,
         server: Arc<str>,
+        /// Index of that server in the backend.
+        idx: usize,
         addr: SocketAddr,
         /// Connection retries that were needed (`%rc`).
         retries: u32,
@@ -68,9 +70,17 @@ impl BackendRt {
         self.lb.pick(&input, avoid)
     }
 
-    /// Connects to a server of this backend on behalf of a TCP session.
-    pub async fn connect_stream(&self, mut env: StreamEnv<'_>) -> StreamConnect {
-        let Some(mut idx) = self.pick_stream(&env, None) else {
+    /// Connects to a server of this backend on behalf of a TCP session;
+    /// `persist` is the server a stick table assigned (tried first).
+    pub async fn connect_stream(
+        &self,
+        mut env: StreamEnv<'_>,
+        persist: Option<usize>,
+    ) -> StreamConnect {
+        let first = persist
+            .filter(|i| *i < self.servers.len())
+            .or_else(|| self.pick_stream(&env, None));
+        let Some(mut idx) = first else {
             return StreamConnect::NoServer {
                 server: None,
                 retries: 0,
@@ -85,6 +95,7 @@ impl BackendRt {
                 return StreamConnect::Connected {
                     io,
                     server: server.name.clone(),
+                    idx,
                     addr: server.target(Some(env.conn.dst)),
                     retries: attempt,
                     in_flight,
