@@ -18,8 +18,9 @@ pub enum SectionKind {
     Userlist,
     /// `peers <name>`: stick-table synchronisation.
     Peers,
+    Resolvers,
     /// A section HAProxy 2.6 has but portcullis does not support (`peers`,
-    /// `resolvers`, …); lowering rejects it by name.
+    /// `cache`, …); lowering rejects it by name.
     Unsupported,
 }
 
@@ -34,6 +35,7 @@ impl SectionKind {
             SectionKind::Listen => "listen",
             SectionKind::Userlist => "userlist",
             SectionKind::Peers => "peers",
+            SectionKind::Resolvers => "resolvers",
             SectionKind::Unsupported => "unsupported",
         }
     }

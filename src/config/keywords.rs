@@ -46,6 +46,8 @@ pub enum Context {
     Userlist,
     /// A line of a `peers` section.
     Peers,
+    /// A line of a `resolvers` section.
+    Resolvers,
 }
 
 impl Context {
@@ -65,6 +67,7 @@ impl Context {
             Context::TcpContent => "tcp-request content actions",
             Context::Userlist => "userlist section",
             Context::Peers => "peers section",
+            Context::Resolvers => "resolvers section",
         }
     }
 
@@ -93,6 +96,15 @@ impl Context {
                 "peer",
                 "server",
                 "table",
+            ],
+            Context::Resolvers => vec![
+                "nameserver",
+                "parse-resolv-conf",
+                "hold",
+                "accepted_payload_size",
+                "resolve_retries",
+                "timeout",
+                "resolution_pool_size",
             ],
         }
     }
@@ -1217,6 +1229,64 @@ pub static TABLE: &[Keyword] = &[
         "a remote peer and its address, or the local peer without one",
     ),
     s(Peers, "table", "a stick table synchronised by this section"),
+    // resolvers
+    s(Resolvers, "nameserver", "a UDP name server (ip:port)"),
+    s(
+        Resolvers,
+        "parse-resolv-conf",
+        "add the name servers of /etc/resolv.conf",
+    ),
+    s(
+        Resolvers,
+        "hold",
+        "how long a status is held (nx, other, refused, timeout, valid, obsolete)",
+    ),
+    s(
+        Resolvers,
+        "accepted_payload_size",
+        "the EDNS0 UDP payload size announced",
+    ),
+    s(
+        Resolvers,
+        "resolve_retries",
+        "queries sent before a resolution gives up",
+    ),
+    s(
+        Resolvers,
+        "timeout resolve",
+        "time between two resolutions of a name",
+    ),
+    s(
+        Resolvers,
+        "timeout retry",
+        "time to wait for an answer before querying again",
+    ),
+    // server options: DNS
+    s(
+        Server,
+        "resolvers",
+        "resolve the server's name again at run time with this resolvers section",
+    ),
+    s(
+        Server,
+        "resolve-prefer",
+        "the address family preferred in DNS answers (ipv4 or ipv6)",
+    ),
+    s(
+        Server,
+        "resolve-opts",
+        "allow-dup-ip, prevent-dup-ip or ignore-weight for DNS resolution",
+    ),
+    s(
+        Server,
+        "resolve-net",
+        "networks whose addresses are preferred in DNS answers",
+    ),
+    s(
+        Server,
+        "init-addr",
+        "how the address is found at startup (last, libc, none, an IP)",
+    ),
 ];
 
 /// The table indexed by (context, name): lowering looks a keyword up for every

@@ -58,6 +58,7 @@ fn section_header(line: Line, diags: &mut Diagnostics) -> Option<Section> {
         "listen" => SectionKind::Listen,
         "userlist" => SectionKind::Userlist,
         "peers" => SectionKind::Peers,
+        "resolvers" => SectionKind::Resolvers,
         _ => SectionKind::Unsupported,
     };
     let mut name = None;

@@ -16,7 +16,7 @@ pub mod stick;
 use crate::tls::{CaBundle, CertKey, CrlSet};
 use expr::{AclTerm, Condition, LogFormat, Mode, Sample};
 use serde::Serialize;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -34,6 +34,9 @@ pub struct Config {
     /// Stick tables declared by `table` lines of `peers` sections (named
     /// `<section>/<table>`).
     pub peer_tables: Vec<stick::StickTable>,
+    /// `resolvers` sections servers refer to (with the implicit `default`
+    /// one when it is used), in declaration order.
+    pub resolvers: Vec<Resolvers>,
 }
 
 /// Durations are kept in milliseconds, HAProxy's unit.
@@ -787,6 +790,114 @@ pub struct Server {
     pub tls: Option<Box<ServerTls>>,
     /// `cookie <value>`: the server's persistence cookie value.
     pub cookie: Option<String>,
+    /// `init-addr`: how the address is found at startup, in order.
+    pub init_addr: Vec<InitAddr>,
+    /// `resolvers`: the name is resolved again at run time (`None`: never).
+    pub resolve: Option<Box<ServerResolve>>,
+}
+
+/// One `init-addr` method.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub enum InitAddr {
+    /// `last`: the server-state file (portcullis has none, so it never gives
+    /// an address; kept so the order of the list stays HAProxy's).
+    Last,
+    /// `libc`: the system resolver (getaddrinfo).
+    Libc,
+    /// `none`: start without an address, in maintenance.
+    None,
+    /// A fixed address.
+    Ip(IpAddr),
+}
+
+/// Run-time resolution of a server's name (`resolvers` on the server line).
+#[derive(Clone, Debug, Serialize)]
+pub struct ServerResolve {
+    /// Index into [`Config::resolvers`].
+    pub resolvers: usize,
+    /// `resolve-prefer`: the family asked first and preferred in answers.
+    pub prefer: AddrFamily,
+    /// `resolve-net`: networks whose addresses are preferred.
+    pub nets: Vec<IpNet>,
+    /// `resolve-opts allow-dup-ip`: may share an address with another server
+    /// of the backend resolving the same name.
+    pub allow_dup_ip: bool,
+}
+
+/// An address family.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub enum AddrFamily {
+    Ipv4,
+    /// HAProxy's default preference.
+    #[default]
+    Ipv6,
+}
+
+/// A `resolvers` section.
+#[derive(Clone, Debug, Serialize)]
+pub struct Resolvers {
+    pub name: String,
+    pub origin: String,
+    /// UDP name servers, in order (`nameserver`, `parse-resolv-conf`).
+    pub nameservers: Vec<Nameserver>,
+    /// `accepted_payload_size`: the EDNS0 UDP size announced.
+    pub accepted_payload_size: u16,
+    /// `resolve_retries`: queries sent before giving up.
+    pub resolve_retries: u32,
+    /// `timeout resolve`: time between two resolutions of a name.
+    pub timeout_resolve: Millis,
+    /// `timeout retry`: time to wait for answers before querying again.
+    pub timeout_retry: Millis,
+    pub hold: ResolverHold,
+}
+
+/// One name server of a `resolvers` section.
+#[derive(Clone, Debug, Serialize)]
+pub struct Nameserver {
+    pub name: String,
+    pub addr: SocketAddr,
+}
+
+/// `hold <status> <period>` of a `resolvers` section.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct ResolverHold {
+    pub nx: Millis,
+    pub other: Millis,
+    pub refused: Millis,
+    pub timeout: Millis,
+    /// Only `do-resolve` reads it in HAProxy 2.6 (not supported here).
+    pub valid: Millis,
+    pub obsolete: Millis,
+}
+
+impl Default for ResolverHold {
+    /// HAProxy 2.6's defaults.
+    fn default() -> Self {
+        ResolverHold {
+            nx: 30_000,
+            other: 30_000,
+            refused: 30_000,
+            timeout: 30_000,
+            valid: 10_000,
+            obsolete: 0,
+        }
+    }
+}
+
+impl Resolvers {
+    /// A section with HAProxy 2.6's defaults and no name server.
+    pub fn new(name: &str, origin: String) -> Resolvers {
+        Resolvers {
+            name: name.to_string(),
+            origin,
+            nameservers: Vec::new(),
+            accepted_payload_size: 512,
+            resolve_retries: 3,
+            timeout_resolve: 1000,
+            timeout_retry: 1000,
+            hold: ResolverHold::default(),
+        }
+    }
 }
 
 /// Idle connections kept to a server for reuse.

@@ -383,8 +383,12 @@ pub(crate) fn show_stat(generation: &Generation) -> String {
         for (si, srv) in be.servers.iter().enumerate() {
             // What the health checks say (servers without `check` are up).
             let up = rt.is_none_or(|r| r.lb.is_up(si));
+            let has_addr = rt.is_none_or(|r| r.lb.has_addr(si));
             let status = match (srv.disabled, &srv.check, up) {
                 (true, _, _) => "MAINT",
+                // No address (DNS resolution, `init-addr none`): HAProxy's
+                // SRV_ADMF_RMAINT.
+                _ if !has_addr => "MAINT (resolution)",
                 (false, None, _) => "no check",
                 (false, Some(_), true) => "UP",
                 (false, Some(_), false) => "DOWN",
@@ -402,14 +406,14 @@ pub(crate) fn show_stat(generation: &Generation) -> String {
                 .set("type", 2)
                 .set("mode", mode_name(be.common.mode))
                 .set("uweight", srv.weight);
-            if let Some(addr) = rt.and_then(|r| r.servers.get(si)).map(|s| s.addr) {
+            if let Some(addr) = rt.and_then(|r| r.servers.get(si)).and_then(|s| s.addr()) {
                 row.set("addr", addr);
             }
             if let Some(m) = srv.maxconn {
                 row.set("slim", m);
             }
             out.push_str(&row.line());
-            if !srv.disabled && up {
+            if !srv.disabled && up && has_addr {
                 if srv.backup {
                     bck += 1;
                 } else {

@@ -42,6 +42,9 @@ pub struct LbServer {
     pub maxconn: Option<u32>,
     /// Health as the checks see it (servers start up, as in HAProxy).
     up: AtomicBool,
+    /// The server has an address (false: in maintenance for resolution,
+    /// `init-addr none` or a failed DNS resolution).
+    has_addr: AtomicBool,
     /// Requests being sent to the server or waiting for its answer.
     inflight: AtomicUsize,
 }
@@ -107,6 +110,7 @@ impl Lb {
                     disabled,
                     maxconn,
                     up: AtomicBool::new(true),
+                    has_addr: AtomicBool::new(true),
                     inflight: AtomicUsize::new(0),
                 })
                 .collect(),
@@ -141,6 +145,24 @@ impl Lb {
         }
     }
 
+    /// Gives a server an address or takes it away (DNS resolution) and
+    /// rebuilds the view. Returns the usable (active, backup) counts.
+    pub fn set_has_addr(&self, idx: usize, has: bool) -> (usize, usize) {
+        if let Some(s) = self.servers.get(idx) {
+            s.has_addr.store(has, Ordering::SeqCst);
+        }
+        self.recompute();
+        let v = self.view.load();
+        (v.active, v.backup)
+    }
+
+    /// Whether the server has an address.
+    pub fn has_addr(&self, idx: usize) -> bool {
+        self.servers
+            .get(idx)
+            .is_some_and(|s| s.has_addr.load(Ordering::SeqCst))
+    }
+
     /// Whether the checks consider the server up.
     pub fn is_up(&self, idx: usize) -> bool {
         self.servers
@@ -167,7 +189,10 @@ impl Lb {
     }
 
     fn usable(&self, s: &LbServer) -> bool {
-        !s.disabled && s.weight > 0 && s.up.load(Ordering::SeqCst)
+        !s.disabled
+            && s.weight > 0
+            && s.up.load(Ordering::SeqCst)
+            && s.has_addr.load(Ordering::SeqCst)
     }
 
     fn recompute(&self) {

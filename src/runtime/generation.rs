@@ -6,6 +6,7 @@ use super::auth::Userlists;
 use super::errors::default_response;
 use super::eval::ProcVars;
 use super::health::{self, CheckSpec, HealthTasks};
+use super::resolve;
 use super::upstream::{BackendRt, UpstreamBuildError};
 use crate::ir;
 use crate::tls::server::{BindTlsRuntime, PolicyId, TlsBuildError};
@@ -28,6 +29,10 @@ pub struct Generation {
     checks: Vec<CheckSpec>,
     /// The running checks: aborted when the Generation is dropped.
     health: HealthTasks,
+    /// Run-time DNS resolutions of servers to start.
+    resolutions: Vec<resolve::ResolutionSpec>,
+    /// The running resolutions: aborted when the Generation is dropped.
+    resolve: resolve::ResolveTasks,
     /// Stick tables by proxy name; a reload starts them empty.
     pub stick_tables: crate::runtime::stick::Tables,
     /// Requests received so far, numbering them for `%rt`.
@@ -103,14 +108,15 @@ impl Generation {
             .collect::<Result<Vec<_>, _>>()?;
         let mut checks = Vec::new();
         for (be, rt) in config.backends.iter().zip(&backends) {
-            let addrs: Vec<_> = rt.servers.iter().map(|s| s.addr).collect();
+            let cells: Vec<_> = rt.servers.iter().map(|s| s.cell.clone()).collect();
             checks.extend(health::backend_checks(
                 be,
                 &rt.lb,
-                &addrs,
+                &cells,
                 &config.global.log,
             )?);
         }
+        let resolutions = resolutions(&config, &backends);
         let mut stick_tables = std::collections::HashMap::new();
         let commons = config
             .frontends
@@ -150,6 +156,8 @@ impl Generation {
             tls,
             checks,
             health: HealthTasks::default(),
+            resolutions,
+            resolve: resolve::ResolveTasks::default(),
             stick_tables,
             requests: std::sync::atomic::AtomicU64::new(0),
             peers,
@@ -157,11 +165,13 @@ impl Generation {
         })
     }
 
-    /// Starts the health checks (inside a tokio runtime). They run until the
-    /// Generation is dropped.
+    /// Starts the health checks and the DNS resolutions of servers (inside
+    /// a tokio runtime). They run until the Generation is dropped.
     pub fn start_health(&mut self) {
         let specs = std::mem::take(&mut self.checks);
         self.health = health::start(specs);
+        let resolutions = std::mem::take(&mut self.resolutions);
+        self.resolve = resolve::start(resolutions);
         // `core.register_init` functions run once the proxy runs (not at check).
         if let Some(lua) = &self.lua {
             lua.run_inits();
@@ -215,6 +225,77 @@ impl Generation {
         }
         Some(default_response(421))
     }
+}
+
+/// The resolutions of servers with `resolvers` and a host name (an IP
+/// address is never resolved), one per (section, name, preferred family),
+/// shared by the servers using it, as HAProxy shares them.
+fn resolutions(config: &ir::Config, backends: &[BackendRt]) -> Vec<resolve::ResolutionSpec> {
+    let mut specs: Vec<resolve::ResolutionSpec> = Vec::new();
+    for (be, rt) in config.backends.iter().zip(backends) {
+        let mut log = be.common.log.targets.clone();
+        if be.common.log.global {
+            log.extend(config.global.log.iter().cloned());
+        }
+        let host_of = |s: &ir::Server| match &s.address {
+            ir::ServerAddr::Inet { host, port } if host.parse::<std::net::IpAddr>().is_err() => {
+                Some((host.to_ascii_lowercase(), port.unwrap_or(0)))
+            }
+            _ => None,
+        };
+        for (si, (s, srt)) in be.servers.iter().zip(&rt.servers).enumerate() {
+            let (Some(r), Some((host, port))) = (&s.resolve, host_of(s)) else {
+                continue;
+            };
+            let Some(section) = config.resolvers.get(r.resolvers) else {
+                continue;
+            };
+            let siblings = be
+                .servers
+                .iter()
+                .zip(&rt.servers)
+                .enumerate()
+                .filter(|(j, (o, _))| *j != si && host_of(o).is_some_and(|(h, _)| h == host))
+                .map(|(_, (_, ort))| ort.cell.clone())
+                .collect();
+            let member = resolve::Member {
+                backend: rt.name.clone(),
+                server: srt.name.clone(),
+                idx: si,
+                backup: s.backup,
+                port,
+                cell: srt.cell.clone(),
+                lb: rt.lb.clone(),
+                nets: r.nets.clone(),
+                allow_dup_ip: r.allow_dup_ip,
+                siblings,
+                log: log.clone(),
+            };
+            match specs
+                .iter_mut()
+                .find(|sp| sp.section == section.name && sp.host == host && sp.prefer == r.prefer)
+            {
+                Some(sp) => sp.members.push(member),
+                None => specs.push(resolve::ResolutionSpec {
+                    section: section.name.clone(),
+                    nameservers: section.nameservers.iter().map(|n| n.addr).collect(),
+                    first_ns: section
+                        .nameservers
+                        .first()
+                        .map_or_else(String::new, |n| n.name.clone()),
+                    payload: section.accepted_payload_size,
+                    retries: section.resolve_retries,
+                    timeout_resolve: std::time::Duration::from_millis(section.timeout_resolve),
+                    timeout_retry: std::time::Duration::from_millis(section.timeout_retry),
+                    hold: section.hold,
+                    host,
+                    prefer: r.prefer,
+                    members: vec![member],
+                }),
+            }
+        }
+    }
+    specs
 }
 
 /// HAProxy 2.6 upgrades a `mode tcp` stream to HTTP when it switches to a

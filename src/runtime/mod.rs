@@ -30,6 +30,7 @@ pub mod persist;
 pub mod privileges;
 pub mod proxyproto;
 pub mod proxytlv;
+pub mod resolve;
 pub mod serve;
 mod stats_page;
 pub mod stick;

@@ -154,7 +154,7 @@ fn html(stats: &Stats, generation: &Generation) -> String {
         let class = match name {
             "FRONTEND" => "frontend",
             "BACKEND" => "backend",
-            _ if field("status") == "MAINT" => "maintain",
+            _ if field("status").starts_with("MAINT") => "maintain",
             _ if field("bck") == "1" => "backup_no_check",
             _ => "active_no_check",
         };

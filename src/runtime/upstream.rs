@@ -20,6 +20,7 @@ use super::balance::{Lb, LbInput};
 use super::eval::{ProcVars, Txn, UserAuth, Vars, eval_sample};
 use super::facts::{BackendTlsFacts, ConnFacts};
 use super::proxytlv;
+use super::resolve::{AddrCell, init_addr};
 use super::upstream_tls::{Dialer, PROXY_UNKNOWN, proxy_v1_line, proxy_v2_header};
 use crate::ir::ProxyVersion;
 use crate::ir::expr::{Fetch, Sample};
@@ -37,7 +38,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use rustls::pki_types::ServerName;
 use std::collections::HashMap;
 use std::future::Future;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -56,8 +57,10 @@ const MAX_SNI_POOLS: usize = 256;
 /// One server ready to receive requests.
 pub struct ServerRt {
     pub name: Arc<str>,
-    /// The configured address; port 0 when the server line gives none.
-    pub addr: SocketAddr,
+    /// The current address (`None`: in maintenance for DNS resolution);
+    /// run-time resolution changes it. Port 0 when the server line gives
+    /// none.
+    pub cell: Arc<AddrCell>,
     /// No port (or port 0) on the server line: connect to the port the
     /// client connected to (`dst_port`, which `set-dst-port` may change).
     pub map_port: bool,
@@ -83,6 +86,13 @@ struct Link {
     /// Pooled clients by SNI (`None`: no SNI sent) and destination (which
     /// varies for a server without a port).
     pools: Mutex<HashMap<PoolKey, UpClient>>,
+}
+
+impl ServerRt {
+    /// The server's current address.
+    pub fn addr(&self) -> Option<SocketAddr> {
+        self.cell.get()
+    }
 }
 
 /// What separates pools of one server: the SNI sent (`None`: none) and the
@@ -196,15 +206,17 @@ impl BackendRt {
             let addr = match &s.address {
                 ServerAddr::Inet { host, port } => {
                     let port = port.unwrap_or(0);
-                    (host.as_str(), port)
-                        .to_socket_addrs()
-                        .ok()
-                        .and_then(|mut a| a.next())
-                        .ok_or_else(|| UpstreamBuildError::Resolve {
-                            backend: be.common.name.clone(),
-                            server: s.name.clone(),
-                            host: host.clone(),
-                        })?
+                    let prefer = s.resolve.as_ref().map(|r| r.prefer).unwrap_or_default();
+                    match init_addr(host, port, &s.init_addr, prefer) {
+                        Ok(a) => a,
+                        Err(_) => {
+                            return Err(UpstreamBuildError::Resolve {
+                                backend: be.common.name.clone(),
+                                server: s.name.clone(),
+                                host: host.clone(),
+                            });
+                        }
+                    }
                 }
                 ServerAddr::Unix(_) => {
                     return Err(UpstreamBuildError::Unsupported {
@@ -230,7 +242,7 @@ impl BackendRt {
             };
             servers.push(ServerRt {
                 name: Arc::from(s.name.as_str()),
-                addr,
+                cell: Arc::new(AddrCell::new(addr)),
                 map_port: matches!(s.address, ServerAddr::Inet { port: None, .. }),
                 weight: s.weight,
                 backup: s.backup,
@@ -255,6 +267,24 @@ impl BackendRt {
                 .map(|s| (s.weight, s.backup, s.disabled, s.maxconn))
                 .collect(),
         ));
+        // `init-addr none`: in maintenance until a resolution gives one.
+        for (i, s) in servers.iter().enumerate() {
+            if s.addr().is_none() {
+                lb.set_has_addr(i, false);
+            }
+        }
+        // HAProxy recomputes a dynamic cookie when DNS changes the address;
+        // portcullis computes it once, so it refuses the combination.
+        if let Some(c) = &be.persist.cookie
+            && c.dynamic
+            && let Some(s) = be.servers.iter().find(|s| s.resolve.is_some())
+        {
+            return Err(UpstreamBuildError::Unsupported {
+                backend: be.common.name.clone(),
+                server: s.name.clone(),
+                what: "a dynamic cookie on a server resolved at run time ('resolvers')",
+            });
+        }
         let cookie = be.persist.cookie.as_ref().map(|c| {
             // HAProxy hashes the port of the server line (0 when it has none).
             let per_server: Vec<(Option<String>, SocketAddr)> = be
@@ -266,7 +296,15 @@ impl BackendRt {
                         ServerAddr::Inet { port, .. } => port.unwrap_or(0),
                         ServerAddr::Unix(_) => 0,
                     };
-                    (s.cookie.clone(), SocketAddr::new(rt.addr.ip(), port))
+                    (
+                        s.cookie.clone(),
+                        // No address yet (`init-addr none`): unspecified.
+                        SocketAddr::new(
+                            rt.addr()
+                                .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip()),
+                            port,
+                        ),
+                    )
                 })
                 .collect();
             crate::runtime::persist::CookieRt::new(
@@ -394,6 +432,11 @@ impl BackendRt {
             }
             _ => Vec::new(),
         };
+        // No address: in maintenance for DNS resolution (not picked, unless
+        // it lost it since).
+        let Some(addr) = server.target(conn_addrs.map(|(_, dst)| dst)) else {
+            return Attempt::ConnectFailed;
+        };
         let sni = match link.sni_value(parts, env) {
             Ok(v) => v,
             Err(value) => {
@@ -401,7 +444,6 @@ impl BackendRt {
                 return Attempt::ConnectFailed;
             }
         };
-        let addr = server.target(conn_addrs.map(|(_, dst)| dst));
         let dialer = link.dialer(addr, sni.as_ref());
         let mut req = Request::from_parts(parts.clone(), body);
         // Servers are spoken to in HTTP/1.1 (or h2 by ALPN) whatever the client used.
@@ -548,11 +590,13 @@ impl BackendRt {
 impl ServerRt {
     /// Where to connect for a client connection whose destination is `dst`
     /// (`None`: no client, as for a check).
-    pub fn target(&self, dst: Option<SocketAddr>) -> SocketAddr {
-        match dst {
-            Some(dst) if self.map_port => SocketAddr::new(self.addr.ip(), dst.port()),
-            _ => self.addr,
-        }
+    /// `None` while the server has no address (DNS resolution).
+    pub fn target(&self, dst: Option<SocketAddr>) -> Option<SocketAddr> {
+        let addr = self.addr()?;
+        Some(match dst {
+            Some(dst) if self.map_port => SocketAddr::new(addr.ip(), dst.port()),
+            _ => addr,
+        })
     }
 }
 

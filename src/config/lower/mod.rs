@@ -18,6 +18,7 @@ mod lua;
 mod peers;
 mod persist;
 mod proxy;
+mod resolvers;
 mod rules;
 mod server;
 mod statssock;
@@ -94,6 +95,7 @@ pub fn lower(
     );
     let mut userlists = Vec::new();
     let mut peer_sections: Vec<peers::PeersSection> = Vec::new();
+    let mut resolvers_sections: Vec<(ir::Resolvers, Span)> = Vec::new();
     for section in &ast.sections {
         match section.kind {
             SectionKind::Global => global::lower_global(&mut cx, section),
@@ -117,6 +119,11 @@ pub fn lower(
                     peer_sections.push(p);
                 }
             }
+            SectionKind::Resolvers => {
+                if let Some(r) = resolvers::lower_resolvers(&mut cx, section, &resolvers_sections) {
+                    resolvers_sections.push((r, section.span()));
+                }
+            }
             SectionKind::Unsupported => {
                 cx.diags.push(
                     Diagnostic::error(format!(
@@ -134,7 +141,8 @@ pub fn lower(
     if cx.had_parse_errors {
         return None;
     }
-    let mut config = proxies.finish(&mut cx, userlists)?;
+    let resolvers = resolvers_sections.into_iter().map(|(r, _)| r).collect();
+    let mut config = proxies.finish(&mut cx, userlists, resolvers)?;
     peers::attach(&mut cx, &mut config, peer_sections);
     if cx.diags.error_count() > errors_before {
         return None;
@@ -197,7 +205,11 @@ impl Lowerer<'_> {
     pub fn unknown_keyword(&mut self, context: Context, w: &Word, place: &str) {
         let name = w.text.as_str();
         let what = match context {
-            Context::Global | Context::Proxy | Context::Userlist | Context::Peers => "keyword",
+            Context::Global
+            | Context::Proxy
+            | Context::Userlist
+            | Context::Peers
+            | Context::Resolvers => "keyword",
             Context::Bind => "bind option",
             Context::CrtList => "crt-list option",
             Context::Server => "server option",

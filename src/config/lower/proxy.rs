@@ -78,6 +78,9 @@ pub(crate) struct ProxyBuilder {
     pub balance: Balance,
     pub servers: Vec<ir::Server>,
     pub server_names: HashMap<String, Span>,
+    /// `resolvers <name>` of servers (index into `servers`), checked in
+    /// [`ProxySet::finish`].
+    pub resolver_refs: Vec<(usize, Word)>,
     pub default_server: ServerTemplate,
     pub retries: Option<u32>,
     pub redispatch: Option<i32>,
@@ -166,6 +169,7 @@ impl ProxyBuilder {
             balance: Balance::RoundRobin,
             servers: Vec::new(),
             server_names: HashMap::new(),
+            resolver_refs: Vec::new(),
             default_server: ServerTemplate::default(),
             retries: None,
             redispatch: None,
@@ -372,7 +376,12 @@ impl ProxySet {
     }
 
     /// Resolves cross references and produces the IR.
-    pub fn finish(self, cx: &mut Lowerer, userlists: Vec<Userlist>) -> Option<Config> {
+    pub fn finish(
+        self,
+        cx: &mut Lowerer,
+        userlists: Vec<Userlist>,
+        mut resolvers: Vec<ir::Resolvers>,
+    ) -> Option<Config> {
         // Names must be unique among proxies sharing a capability.
         let mut seen_fe: HashMap<&str, &ProxyBuilder> = HashMap::new();
         let mut seen_be: HashMap<&str, &ProxyBuilder> = HashMap::new();
@@ -422,6 +431,7 @@ impl ProxySet {
         // without copies (10,000 backends must not exist twice in memory).
         for mut p in self.proxies {
             check_userlists(cx, &p, &userlists);
+            link_resolvers(cx, &mut p, &mut resolvers);
             missing_timeouts_warning(cx, &p);
             if p.tcp_check_used.is_some() && !p.health.tcp_check && p.has_backend() {
                 cx.warn(
@@ -551,7 +561,45 @@ impl ProxySet {
             userlists,
             peers: Vec::new(),
             peer_tables: Vec::new(),
+            resolvers,
         })
+    }
+}
+
+/// Points each server's `resolvers <name>` at its section. `default` names
+/// HAProxy 2.6's implicit section (`parse-resolv-conf`) when none is
+/// declared, which exists only when /etc/resolv.conf lists a name server.
+fn link_resolvers(cx: &mut Lowerer, p: &mut ProxyBuilder, resolvers: &mut Vec<ir::Resolvers>) {
+    for (si, w) in std::mem::take(&mut p.resolver_refs) {
+        let mut idx = resolvers.iter().position(|r| r.name == w.text);
+        if idx.is_none() && w.text == "default" {
+            let text = std::fs::read_to_string(super::resolvers::RESOLV_CONF).unwrap_or_default();
+            if let Some(d) = super::resolvers::implicit_default(&text) {
+                resolvers.push(d);
+                idx = Some(resolvers.len() - 1);
+            }
+        }
+        let Some(server) = p.servers.get_mut(si) else {
+            continue;
+        };
+        match (idx, server.resolve.as_mut()) {
+            (Some(i), Some(r)) => r.resolvers = i,
+            _ => cx.err(
+                Diagnostic::error(format!(
+                    "{} '{}', server '{}': unable to find required resolvers '{}'",
+                    kind_word(p.kind),
+                    p.name,
+                    server.name,
+                    w.text
+                ))
+                .at(w.span)
+                .help(if w.text == "default" {
+                    "declare a 'resolvers default' section with 'nameserver' lines: /etc/resolv.conf lists no name server to build the implicit one from".to_string()
+                } else {
+                    format!("declare it with a 'resolvers {}' section", w.text)
+                }),
+            ),
+        }
     }
 }
 

@@ -7,7 +7,7 @@
 use super::bind::{cert_warnings, tls_error};
 use super::proxy::{ProxyBuilder, silent};
 use super::tlsopts;
-use super::values::{server_address, time_ms, uint, uint_in};
+use super::values::{ip_net, resolve_host, server_address, time_ms, uint, uint_in};
 use super::{Lowerer, arg};
 use crate::config::expr::{self, Stage};
 use crate::config::keywords::{self, Context};
@@ -47,6 +47,13 @@ pub(crate) struct ServerTemplate {
     pool: ir::ServerPool,
     /// `cookie <value>`.
     cookie: Option<String>,
+    /// `resolvers <name>` (checked once every section is known).
+    resolvers: Option<Word>,
+    prefer: ir::AddrFamily,
+    nets: Vec<ir::IpNet>,
+    allow_dup_ip: bool,
+    /// `init-addr` methods and the option word (for messages).
+    init_addr: Option<Vec<ir::InitAddr>>,
     /// TLS-only options seen, for the "without ssl" warning.
     tls_only: Vec<Word>,
 }
@@ -89,8 +96,12 @@ pub(crate) fn lower_server(
     let place = format!("'server {}/{}'", p.name, name.text);
     let mut t = p.default_server.clone();
     apply_options(cx, &mut t, &w[3..], &place)?;
+    let resolvers = t.resolvers.clone();
     let server = finish(cx, p, t, name, address, &place)?;
     p.server_names.insert(name.text.clone(), name.span);
+    if let Some(r) = resolvers {
+        p.resolver_refs.push((p.servers.len(), r));
+    }
     p.servers.push(server);
     Ok(())
 }
@@ -144,6 +155,9 @@ fn lower_template(
         let place = format!("'server {}/{}'", p.name, name.text);
         let server = finish(cx, p, t.clone(), &name, address.clone(), &place)?;
         p.server_names.insert(name.text.clone(), prefix.span);
+        if let Some(r) = &t.resolvers {
+            p.resolver_refs.push((p.servers.len(), r.clone()));
+        }
         p.servers.push(server);
     }
     Ok(())
@@ -361,6 +375,88 @@ fn apply_options(
                     }
                 }
             }
+            "resolvers" => t.resolvers = Some(value()?.clone()),
+            "resolve-prefer" => {
+                let v = value()?;
+                t.prefer = match v.text.as_str() {
+                    "ipv4" => ir::AddrFamily::Ipv4,
+                    "ipv6" => ir::AddrFamily::Ipv6,
+                    _ => {
+                        return Err(Diagnostic::error(format!(
+                            "{place} : 'resolve-prefer' expects either ipv4 or ipv6 as argument"
+                        ))
+                        .at(v.span));
+                    }
+                };
+            }
+            "resolve-opts" => {
+                let v = value()?;
+                for opt in v.text.split(',') {
+                    match opt {
+                        "allow-dup-ip" => t.allow_dup_ip = true,
+                        "prevent-dup-ip" => t.allow_dup_ip = false,
+                        // Weights come from SRV records, which portcullis does
+                        // not query: nothing to ignore.
+                        "ignore-weight" => cx.warn(
+                            v.span,
+                            format!("'resolve-opts ignore-weight' has no effect on {place}: it ignores the weights of SRV records, which portcullis does not query"),
+                        ),
+                        _ => {
+                            return Err(Diagnostic::error(format!(
+                                "{place} : 'resolve-opts' : unknown resolve-opts option '{opt}', supported methods are 'allow-dup-ip', 'ignore-weight', and 'prevent-dup-ip'"
+                            ))
+                            .at(v.span));
+                        }
+                    }
+                }
+            }
+            "resolve-net" => {
+                let v = value()?;
+                let mut nets = Vec::new();
+                for (k, part) in v.text.split(',').enumerate() {
+                    if k >= 5 {
+                        return Err(Diagnostic::error(format!(
+                            "{place} : 'resolve-net' exceed 5 networks"
+                        ))
+                        .at(v.span));
+                    }
+                    let sub = Word {
+                        text: part.to_string(),
+                        span: v.span,
+                        quoted: v.quoted,
+                    };
+                    nets.push(ip_net(&sub, name).map_err(|_| {
+                        Diagnostic::error(format!(
+                            "{place} : 'resolve-net' invalid network '{part}'"
+                        ))
+                        .at(v.span)
+                        .help("write networks like 10.0.0.0/8, separated by commas")
+                    })?);
+                }
+                t.nets = nets;
+            }
+            "init-addr" => {
+                let v = value()?;
+                let mut methods = Vec::new();
+                for m in v.text.split(',') {
+                    methods.push(match m {
+                        "last" => ir::InitAddr::Last,
+                        "libc" => ir::InitAddr::Libc,
+                        "none" => ir::InitAddr::None,
+                        _ => match m.parse() {
+                            Ok(ip) => ir::InitAddr::Ip(ip),
+                            Err(_) => {
+                                return Err(Diagnostic::error(format!(
+                                    "{place} : 'init-addr' : unknown init-addr method '{m}', supported methods are 'libc', 'last', 'none'"
+                                ))
+                                .at(v.span)
+                                .help("or give an IP address"));
+                            }
+                        },
+                    });
+                }
+                t.init_addr = Some(methods);
+            }
             _ => {
                 if keywords::lookup(Context::Server, name).is_none() {
                     cx.unknown_keyword(Context::Server, o, place);
@@ -441,7 +537,34 @@ fn finish(
         }
         Some(ssl_word) => Some(Box::new(server_tls(cx, p, &t, ssl_word, place)?)),
     };
+    let init_addr = t
+        .init_addr
+        .clone()
+        .unwrap_or_else(|| vec![ir::InitAddr::Last, ir::InitAddr::Libc]);
+    if let ir::ServerAddr::Inet { host, .. } = &address {
+        if let Some(r) = &t.resolvers
+            && host.starts_with('_')
+        {
+            return Err(Diagnostic::error(format!(
+                "{place} : resolving the SRV label '{host}' is not supported by portcullis"
+            ))
+            .at(r.span)
+            .help("name the server by a host name (A/AAAA records) instead of an SRV label"));
+        }
+        check_init_addr(cx, host, &init_addr, name, place)?;
+    }
+    let resolve = t.resolvers.as_ref().map(|_| {
+        Box::new(ir::ServerResolve {
+            // Set by `ProxySet::finish` once every section is known.
+            resolvers: usize::MAX,
+            prefer: t.prefer,
+            nets: t.nets.clone(),
+            allow_dup_ip: t.allow_dup_ip,
+        })
+    });
     Ok(ir::Server {
+        init_addr,
+        resolve,
         name: name.text.clone(),
         origin: cx.origin(name.span),
         address,
@@ -456,6 +579,45 @@ fn finish(
         tls,
         cookie: t.cookie,
     })
+}
+
+/// Startup resolution as HAProxy 2.6 does it: the `init-addr` methods in
+/// turn (`last` never gives an address here: portcullis keeps no state
+/// file); none succeeding is an error.
+fn check_init_addr(
+    cx: &mut Lowerer,
+    host: &str,
+    methods: &[ir::InitAddr],
+    name: &Word,
+    place: &str,
+) -> Result<(), Diagnostic> {
+    let mut libc_failed = false;
+    for m in methods {
+        match m {
+            ir::InitAddr::Last => {}
+            ir::InitAddr::Libc => {
+                if resolve_host(host).is_some() {
+                    return Ok(());
+                }
+                libc_failed = true;
+            }
+            ir::InitAddr::None => {
+                if libc_failed {
+                    cx.warn(
+                        name.span,
+                        format!("{place} : could not resolve address '{host}', disabling server"),
+                    );
+                }
+                return Ok(());
+            }
+            ir::InitAddr::Ip(_) => return Ok(()),
+        }
+    }
+    Err(
+        Diagnostic::error(format!("{place} : could not resolve address '{host}'"))
+            .at(name.span)
+            .help("use an IP address or a name this machine resolves, or add 'init-addr last,libc,none' to start without an address"),
+    )
 }
 
 fn server_tls(

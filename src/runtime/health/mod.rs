@@ -17,6 +17,7 @@ mod spec;
 
 use super::balance::Lb;
 use super::log;
+use super::resolve::AddrCell;
 use crate::ir::{self, HttpCheckExpect, LogTarget, TcpCheckRule};
 pub use probe::{CheckTls, Target};
 pub use spec::backend_checks;
@@ -161,6 +162,10 @@ pub struct CheckSpec {
     pub log_health_checks: bool,
     /// The backend's log targets (its own and, with `log global`, the global ones).
     pub log: Vec<LogTarget>,
+    /// The server's address cell, followed before each check when the
+    /// check is not redirected by `addr` (with the `port` override): DNS
+    /// resolution may change it; without an address no check runs.
+    pub follow: Option<(Arc<AddrCell>, Option<u16>)>,
 }
 
 /// The running check tasks of a Generation; aborted when dropped.
@@ -260,8 +265,7 @@ impl Health {
     }
 }
 
-async fn run(spec: CheckSpec, first: Duration) {
-    let target: &Target = &spec.target;
+async fn run(mut spec: CheckSpec, first: Duration) {
     let mut h = Health {
         health: spec.rise,
         rise: spec.rise,
@@ -272,6 +276,18 @@ async fn run(spec: CheckSpec, first: Duration) {
     let mut next = Instant::now() + first;
     loop {
         tokio::time::sleep_until(next).await;
+        if let Some((cell, port)) = &spec.follow {
+            let Some(mut addr) = cell.get() else {
+                // In maintenance for resolution: HAProxy does not check it.
+                next = Instant::now() + spec.inter;
+                continue;
+            };
+            if let Some(p) = port {
+                addr.set_port(*p);
+            }
+            spec.target.addr = addr;
+        }
+        let target: &Target = &spec.target;
         let started = Instant::now();
         let outcome = probe::run(&spec.kind, target).await;
         let duration = started.elapsed().as_millis();

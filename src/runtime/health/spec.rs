@@ -8,6 +8,7 @@ use crate::diag::{FileId, Span};
 use crate::ir::expr::{Fetch, Sample, SampleType};
 use crate::ir::{self, ServerTls, TcpCheckRule};
 use crate::runtime::balance::Lb;
+use crate::runtime::resolve::AddrCell;
 use crate::runtime::upstream::UpstreamBuildError;
 use crate::tls::client::{ClientTlsError, ServerTlsConfigs};
 use rustls::pki_types::ServerName;
@@ -15,12 +16,12 @@ use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// The check tasks of one backend; `addrs` are its servers' resolved
-/// addresses (declaration order), `global_log` the global log targets.
+/// The check tasks of one backend; `cells` are its servers' addresses
+/// (declaration order), `global_log` the global log targets.
 pub fn backend_checks(
     be: &ir::Backend,
     lb: &Arc<Lb>,
-    addrs: &[SocketAddr],
+    cells: &[Arc<AddrCell>],
     global_log: &[ir::LogTarget],
 ) -> Result<Vec<CheckSpec>, UpstreamBuildError> {
     let hc = &be.health_check;
@@ -41,7 +42,7 @@ pub fn backend_checks(
     }
     let t = &be.common.timeouts;
     let mut out = Vec::new();
-    for (idx, (s, addr)) in be.servers.iter().zip(addrs).enumerate() {
+    for (idx, (s, cell)) in be.servers.iter().zip(cells).enumerate() {
         let Some(c) = &s.check else { continue };
         if s.disabled {
             continue;
@@ -50,7 +51,15 @@ pub fn backend_checks(
             "backend '{}', server '{}' ({})",
             be.common.name, s.name, s.origin
         );
-        let mut target_addr = *addr;
+        // Without an address yet (`init-addr none`), a placeholder until
+        // the resolution gives one (`follow` below).
+        let port = match &s.address {
+            ir::ServerAddr::Inet { port, .. } => port.unwrap_or(0),
+            ir::ServerAddr::Unix(_) => 0,
+        };
+        let mut target_addr = cell
+            .get()
+            .unwrap_or_else(|| SocketAddr::new(IpAddr::from([0, 0, 0, 0]), port));
         if let Some(host) = &c.addr {
             target_addr.set_ip(resolve(host).ok_or_else(|| UpstreamBuildError::Resolve {
                 backend: be.common.name.clone(),
@@ -129,6 +138,7 @@ pub fn backend_checks(
             fall: c.fall.max(1),
             log_health_checks: hc.log_health_checks,
             log: log.clone(),
+            follow: c.addr.is_none().then(|| (cell.clone(), c.port)),
         });
     }
     Ok(out)

@@ -91,12 +91,12 @@ impl BackendRt {
             let server = &self.servers[idx];
             // Counted for `leastconn` for as long as the session lasts.
             let in_flight = self.lb.take(idx);
-            if let Some(io) = self.dial_stream(server, &mut env).await {
+            if let Some((io, addr)) = self.dial_stream(server, &mut env).await {
                 return StreamConnect::Connected {
                     io,
                     server: server.name.clone(),
                     idx,
-                    addr: server.target(Some(env.conn.dst)),
+                    addr,
                     retries: attempt,
                     in_flight,
                 };
@@ -122,8 +122,14 @@ impl BackendRt {
         }
     }
 
-    async fn dial_stream(&self, server: &ServerRt, t: &mut StreamEnv<'_>) -> Option<Upstream> {
+    async fn dial_stream(
+        &self,
+        server: &ServerRt,
+        t: &mut StreamEnv<'_>,
+    ) -> Option<(Upstream, std::net::SocketAddr)> {
         let link = &server.link;
+        // No address: in maintenance for DNS resolution.
+        let addr = server.target(Some(t.conn.dst))?;
         let sni = match (&link.tls, &link.sni) {
             (None, _) | (_, Sni::Absent) => None,
             (_, Sni::Fixed(name)) => Some(name.clone()),
@@ -147,7 +153,7 @@ impl BackendRt {
                 }
             }
         };
-        let dialer = link.dialer(server.target(Some(t.conn.dst)), sni.as_ref());
+        let dialer = link.dialer(addr, sni.as_ref());
         let line = link.send_proxy.map(|v| match v {
             ProxyVersion::V1 => proxy_v1_line(t.conn.src, t.conn.dst),
             ProxyVersion::V2 => {
@@ -160,7 +166,7 @@ impl BackendRt {
             }
         });
         match dialer.dial(line.as_deref()).await {
-            Ok(io) => Some(io),
+            Ok(io) => Some((io, addr)),
             Err(e) => {
                 tracing::debug!(server = %server.name, error = %e, "connection to server failed");
                 None
