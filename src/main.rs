@@ -171,7 +171,8 @@ fn run(
     for w in pin_warnings {
         eprintln!("warning: {w}");
     }
-    rt.on_thread_start(pinning.hook());
+    let (pin_hook, started) = pinning.hook();
+    rt.on_thread_start(pin_hook);
     let rt = match rt.build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -179,6 +180,14 @@ fn run(
             return ExitCode::from(1);
         }
     };
+    // The workers' hooks must run before any blocking thread's (see
+    // `Pinning::hook`); bounded, in case a worker is slow to be scheduled.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    while started.load(std::sync::atomic::Ordering::Relaxed) < workers
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
     let global = ir.global.clone();
     rt.block_on(async move {
         let proxy = match portcullis::runtime::serve::Proxy::start(ir, &mut sockets).await {

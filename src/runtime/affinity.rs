@@ -58,17 +58,23 @@ impl Pinning {
         (Pinning { per_thread }, warnings)
     }
 
-    /// The hook for tokio's `on_thread_start`: pins the n-th started thread.
-    pub fn hook(self) -> impl Fn() + Send + Sync + 'static {
+    /// The hook for tokio's `on_thread_start`: pins the n-th started thread,
+    /// and the count of threads started so far. tokio runs the hook for its
+    /// blocking threads too: wait for the count to reach the number of
+    /// workers (spawned when the runtime is built) before anything may start
+    /// a blocking thread, so the first hooks are the workers'.
+    pub fn hook(self) -> (impl Fn() + Send + Sync + 'static, Arc<AtomicUsize>) {
         let started = Arc::new(AtomicUsize::new(0));
-        move || {
+        let count = started.clone();
+        let hook = move || {
             let n = started.fetch_add(1, Ordering::Relaxed);
             if let Some(Some(cpus)) = self.per_thread.get(n)
                 && let Err(e) = pin_current_thread(cpus)
             {
                 tracing::warn!("cpu-map: cannot pin thread {}: {e}", n + 1);
             }
-        }
+        };
+        (hook, count)
     }
 }
 
