@@ -83,15 +83,7 @@ pub(crate) fn lower_server(
     }
     let name = arg(w, 1, kw, "a name and an address")?;
     let addr = arg(w, 2, kw, "an address after the server name")?;
-    if let Some(prev) = p.server_names.get(&name.text) {
-        let line_no = cx.map.location(*prev).line;
-        return Err(Diagnostic::error(format!(
-            "{where_}, another server named '{}' was already defined at line {line_no}, please use distinct names",
-            name.text
-        ))
-        .at(name.span)
-        .help("server names must be unique within a backend"));
-    }
+    unique_name(cx, p, &name.text, name.span, where_)?;
     let address = server_address(addr)?;
     let place = format!("'server {}/{}'", p.name, name.text);
     let mut t = p.default_server.clone();
@@ -143,15 +135,7 @@ fn lower_template(
             span: prefix.span,
             quoted: prefix.quoted,
         };
-        if let Some(prev) = p.server_names.get(&name.text) {
-            let line_no = cx.map.location(*prev).line;
-            return Err(Diagnostic::error(format!(
-                "{where_}, another server named '{}' was already defined at line {line_no}, please use distinct names",
-                name.text
-            ))
-            .at(prefix.span)
-            .help("server names must be unique within a backend"));
-        }
+        unique_name(cx, p, &name.text, prefix.span, where_)?;
         let place = format!("'server {}/{}'", p.name, name.text);
         let server = finish(cx, p, t.clone(), &name, address.clone(), &place)?;
         p.server_names.insert(name.text.clone(), prefix.span);
@@ -161,6 +145,27 @@ fn lower_template(
         p.servers.push(server);
     }
     Ok(())
+}
+
+/// HAProxy's error for a server name already used in the proxy.
+fn unique_name(
+    cx: &Lowerer,
+    p: &ProxyBuilder,
+    name: &str,
+    at: crate::diag::Span,
+    where_: &str,
+) -> Result<(), Diagnostic> {
+    match p.server_names.get(name) {
+        None => Ok(()),
+        Some(prev) => {
+            let line_no = cx.map.location(*prev).line;
+            Err(Diagnostic::error(format!(
+                "{where_}, another server named '{name}' was already defined at line {line_no}, please use distinct names"
+            ))
+            .at(at)
+            .help("server names must be unique within a backend"))
+        }
+    }
 }
 
 /// The ids of a `server-template`: `n` is 1..=n, `a-b` is a..=b (a > 0).
